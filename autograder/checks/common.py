@@ -1,0 +1,97 @@
+"""Building blocks of the hidden tests: fresh randomness, gradient checks, French hints.
+
+Every check raises :class:`CheckFailed` (an ``AssertionError``) with a message in French
+that names the likely mistake when it can be recognised.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+import numpy as np
+
+from nncourse.checks import CheckFailed, check_close, check_finite, check_shape, fail, passed
+from nncourse.gradcheck import numerical_gradient, relative_error
+
+__all__ = ["CheckFailed", "fail", "passed", "check_close", "check_finite", "check_shape",
+           "numerical_gradient", "relative_error", "new_rng", "likely_mistake", "grad_check",
+           "call_student"]
+
+SEED_ENV_VAR = "NNCOURSE_TEST_SEED"
+
+
+def new_rng():
+    """A generator with a fresh seed for each call (set $NNCOURSE_TEST_SEED to replay one)."""
+    seed = int(os.environ.get(SEED_ENV_VAR) or secrets.randbits(32))
+    return np.random.default_rng(seed), seed
+
+
+def likely_mistake(got, expected, n_examples: int | None = None) -> str | None:
+    """Recognise the usual shapes of a wrong gradient/value and say it in French."""
+    got = np.asarray(got, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    if got.shape != expected.shape:
+        if got.T.shape == expected.shape:
+            return "il manque sans doute une transposée (forme inversée)."
+        if got.size == expected.size:
+            return "les bonnes valeurs semblent rangées dans une mauvaise forme (reshape ?)."
+        if got.ndim == expected.ndim + 1 or got.size > expected.size:
+            return ("la somme sur les exemples semble manquer, ou a été faite sur le "
+                    "mauvais axe (pensez à keepdims=True).")
+        return "la forme ne correspond pas : vérifiez les dimensions de chaque produit."
+    if not np.all(np.isfinite(got)):
+        return "des valeurs infinies ou NaN : un exp/log qui déborde ou une division par zéro ?"
+    scale = np.max(np.abs(expected))
+    if scale == 0:
+        return None
+    if np.allclose(got, -expected, rtol=1e-4, atol=1e-8 * scale):
+        return "le signe est inversé."
+    if got.ndim == 2 and got.shape[0] == got.shape[1] and np.allclose(got, expected.T, rtol=1e-4):
+        return "il manque sans doute une transposée."
+    mask = np.abs(expected) > 1e-6 * scale
+    if mask.any():
+        ratio = got[mask] / expected[mask]
+        r = float(np.median(ratio))
+        if np.allclose(ratio, r, rtol=1e-4) and abs(r) > 1e-12:
+            if n_examples and np.isclose(r, 1.0 / n_examples, rtol=1e-4):
+                return f"le résultat est divisé par N={n_examples} : moyenne au lieu de somme ?"
+            if n_examples and np.isclose(r, float(n_examples), rtol=1e-4):
+                return f"le résultat est multiplié par N={n_examples} : somme au lieu de moyenne (facteur 1/N oublié) ?"
+            if np.isclose(r, 2.0, rtol=1e-4) or np.isclose(r, 0.5, rtol=1e-4):
+                return f"le résultat est exactement {r:g} fois trop grand : un facteur 2 en trop ou oublié ?"
+            return f"le résultat est proportionnel à la bonne réponse (facteur {r:.4g}) : un facteur constant oublié ?"
+    return None
+
+
+def grad_check(name: str, analytic, f, x: np.ndarray, tol: float = 1e-5, eps: float = 1e-6,
+               hint: str | None = None, n_examples: int | None = None, seed: int | None = None) -> float:
+    """Check ``analytic`` against the centered-difference gradient of ``f`` at ``x`` (float64).
+
+    Raises CheckFailed naming the likely mistake; returns the relative error.
+    """
+    numeric = numerical_gradient(f, x, eps)
+    analytic = np.asarray(analytic, dtype=np.float64) if analytic is not None else None
+    if analytic is None:
+        fail(f"{name} : votre fonction n'a rien renvoyé (None).", hint)
+    guess = likely_mistake(analytic, numeric, n_examples)
+    if analytic.shape != numeric.shape:
+        fail(f"{name} a la forme {analytic.shape}, attendu {numeric.shape}.", guess or hint)
+    err = relative_error(analytic, numeric)
+    if not err < tol:
+        where = f" (graine {seed})" if seed is not None else ""
+        fail(f"{name} : le gradient ne correspond pas aux différences finies centrées "
+             f"(erreur relative {err:.2e} > {tol:.0e}){where}.", guess or hint)
+    return err
+
+
+def call_student(fn, *args, what: str = "votre fonction", **kwargs):
+    """Call student code, turning 'not implemented yet' into a clear French failure."""
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError:
+        fail(f"{what} n'est pas encore écrite (NotImplementedError).")
+    except CheckFailed:
+        raise
+    except Exception as exc:  # the student's own error, shown briefly
+        fail(f"{what} a levé une erreur : {type(exc).__name__}: {exc}")

@@ -1,0 +1,145 @@
+"""Command line of the instructor side.
+
+    python -m autograder release [--check]     regenerate release/ from source/ (nbgrader)
+    python -m autograder prepare  -w DIR       course folder: sources, release, gradebook
+    python -m autograder autograde -w DIR      grade DIR/submitted/*/* (status per submission)
+    python -m autograder feedback -w DIR       HTML feedback, hidden tests stripped
+    python -m autograder export   -w DIR       DIR/grades.csv with a status column
+    python -m autograder demo    [-w DIR]      all of it on the built-in sample submissions
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import course, grading, release, samples
+from .export import export, format_table
+from .feedback import generate_feedback
+
+DEFAULT_WORKDIR = Path.home() / "nncourse-grading"
+
+
+def _config(args):
+    overrides = {}
+    if getattr(args, "cell_timeout", None):
+        overrides["Execute"] = {"timeout": args.cell_timeout}
+    if getattr(args, "notebook_timeout", None):
+        overrides["CappedExecute"] = {"notebook_timeout": args.notebook_timeout}
+    return course.load_config(**overrides)
+
+
+def cmd_release(args) -> int:
+    if args.check:
+        problems = release.differences(args.assignment)
+        for p in problems:
+            print(p)
+        print("release/ is in sync with source/." if not problems else
+              "release/ is out of date: run `python -m autograder release`.")
+        return 1 if problems else 0
+    for path in release.generate_into(course.RELEASE, args.assignment):
+        print(f"wrote {path.relative_to(course.REPO)}")
+    return 0
+
+
+def cmd_prepare(args) -> int:
+    grading.prepare(args.workdir, args.assignment)
+    print(f"course folder ready: {args.workdir} (release/ and gradebook.db built by nbgrader)")
+    return 0
+
+
+def _ensure_prepared(args) -> None:
+    if not (args.workdir / "gradebook.db").exists():
+        grading.prepare(args.workdir, args.assignment)
+
+
+def _summary(outcomes) -> str:
+    bad = [o for o in outcomes if o.status == "error"]
+    warn = [o for o in outcomes if o.status == "warning"]
+    secs = [o.seconds for o in outcomes]
+    mean = sum(secs) / len(secs) if secs else 0.0
+    return (f"graded {len(outcomes) - len(bad)}/{len(outcomes)} submissions "
+            f"({len(warn)} with warnings, {len(bad)} could not be graded); "
+            f"{mean:.1f} s per submission on average")
+
+
+def cmd_autograde(args) -> int:
+    _ensure_prepared(args)
+    outcomes = grading.grade_all(args.workdir, args.assignment, args.student, _config(args))
+    print(_summary(outcomes))
+    return 0
+
+
+def cmd_feedback(args) -> int:
+    report = grading.load_report(args.workdir)
+    pairs = [(o["student"], o["assignment"]) for o in report.values() if o["status"] != "error"]
+    failures = generate_feedback(args.workdir, pairs)
+    for f in failures:
+        print(f"feedback failed for {f[0]}/{f[1]}: {f[2]}")
+    print(f"feedback written to {args.workdir / 'feedback'} ({len(pairs) - len(failures)} notebooks)")
+    return 1 if failures else 0
+
+
+def cmd_export(args) -> int:
+    path, rows, cells = export(args.workdir, getattr(args, "to", None))
+    print(format_table(rows, cells))
+    print(f"\ngrades written to {path}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    args.workdir = args.workdir or Path(tempfile.mkdtemp(prefix="nncourse-demo-"))
+    args.cell_timeout = args.cell_timeout or 30  # the looping sample should not hold the demo long
+    t0 = time.monotonic()
+    print(f"[1/5] release + gradebook with nbgrader in {args.workdir}")
+    grading.prepare(args.workdir, args.assignment)
+    written = samples.write_samples(args.workdir, args.assignment)
+    print(f"[2/5] {len(written)} built-in sample submissions: {', '.join(samples.STUDENTS)}")
+    print("[3/5] autograde (each submission in its own scratch folder)")
+    outcomes = grading.grade_all(args.workdir, args.assignment, None, _config(args))
+    print(_summary(outcomes))
+    print("[4/5] feedback")
+    cmd_feedback(args)
+    print("[5/5] export")
+    cmd_export(args)
+    print(f"demo finished in {time.monotonic() - t0:.0f} s; course folder: {args.workdir}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name, func, help_, workdir=True):
+        p = sub.add_parser(name, help=help_)
+        p.set_defaults(func=func)
+        p.add_argument("-a", "--assignment", action="append", help="only this assignment (repeatable)")
+        if workdir:
+            p.add_argument("-w", "--workdir", type=Path, default=None if name == "demo" else DEFAULT_WORKDIR,
+                           help=f"course folder (default: {'a new temporary folder' if name == 'demo' else DEFAULT_WORKDIR})")
+        return p
+
+    p = add("release", cmd_release, "regenerate release/ from source/", workdir=False)
+    p.add_argument("--check", action="store_true", help="only check that release/ is in sync")
+    add("prepare", cmd_prepare, "copy sources, build release and gradebook in the course folder")
+    for name, func, help_ in (("autograde", cmd_autograde, "grade every submission"),
+                              ("demo", cmd_demo, "release, grade the sample submissions, feedback, export")):
+        p = add(name, func, help_)
+        p.add_argument("--cell-timeout", type=int, help="seconds per cell (default: nbgrader_config.py)")
+        p.add_argument("--notebook-timeout", type=int, help="seconds per notebook (default: nbgrader_config.py)")
+        if name == "autograde":
+            p.add_argument("-s", "--student", action="append", help="only this student (repeatable)")
+    add("feedback", cmd_feedback, "HTML feedback for graded submissions")
+    p = add("export", cmd_export, "grades.csv with status, and a table")
+    p.add_argument("--to", type=Path, help="CSV path (default: WORKDIR/grades.csv)")
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Where things are: the repository's assignments and nbgrader course folders."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from nbgrader.apps import NbGraderAPI
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+
+REPO = Path(__file__).resolve().parent.parent
+SOURCE = REPO / "source"
+RELEASE = REPO / "release"
+CONFIG_FILE = REPO / "nbgrader_config.py"
+
+# nbgrader runs helper programs (alembic) found on PATH: make this environment's own win.
+_BIN = str(Path(sys.executable).parent)
+if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = _BIN + os.pathsep + os.environ.get("PATH", "")
+
+
+def assignments() -> list[str]:
+    """Assignment ids, in course order (the folders of ``source/``)."""
+    return sorted(p.name for p in SOURCE.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def notebook_names(assignment: str, root: Path = REPO) -> list[str]:
+    """Notebook names (without .ipynb) of an assignment, from its source folder."""
+    return sorted(p.stem for p in (root / "source" / assignment).glob("*.ipynb"))
+
+
+def load_config(**overrides) -> Config:
+    """The repository's nbgrader_config.py, plus ``Section={key: value}`` overrides."""
+    cfg = PyFileConfigLoader(CONFIG_FILE.name, path=str(CONFIG_FILE.parent)).load_config()
+    for section, values in overrides.items():
+        for key, value in values.items():
+            setattr(cfg[section], key, value)
+    return cfg
+
+
+def api(root: Path, db: Path | None = None, config: Config | None = None, **coursedir) -> NbGraderAPI:
+    """An nbgrader API on the course root ``root`` (gradebook ``db``, default root/gradebook.db)."""
+    cfg = Config(config or load_config())
+    cfg.CourseDirectory.root = str(root)
+    cfg.CourseDirectory.db_url = f"sqlite:///{(db or root / 'gradebook.db').resolve()}"
+    cfg.Exchange.root = str(root / "exchange")  # unused here; keeps nbgrader from probing /usr/local
+    for key, value in coursedir.items():
+        setattr(cfg.CourseDirectory, key, value)
+    return NbGraderAPI(config=cfg)
+
+
+def copy_sources(dest_root: Path, names: list[str] | None = None) -> None:
+    """Copy ``source/<assignment>`` folders into a course root (replacing older copies)."""
+    for a in names or assignments():
+        dest = dest_root / "source" / a
+        if dest.exists():
+            shutil.rmtree(dest)
+        shutil.copytree(SOURCE / a, dest, ignore=shutil.ignore_patterns(
+            ".ipynb_checkpoints", "__pycache__", "*.pt"))
+
+
+def generate(root: Path, names: list[str] | None = None) -> None:
+    """``nbgrader generate_assignment --force`` for each assignment (release + gradebook)."""
+    nb = api(root)
+    for a in names or assignments():
+        result = nb.generate_assignment(a, force=True, create=True)
+        if not result["success"]:
+            raise RuntimeError(f"nbgrader generate_assignment {a} failed:\n{result.get('error') or result.get('log')}")

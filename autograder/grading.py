@@ -1,0 +1,216 @@
+"""Autograde every submission of a course folder, one at a time, in a scratch copy.
+
+A course folder (``workdir``) is a standard nbgrader course root::
+
+    workdir/source/  release/  gradebook.db      (made by ``prepare``)
+    workdir/submitted/<student>/<assignment>/<notebook>.ipynb
+    workdir/autograded/  feedback/  grading_report.json  grades.csv
+
+Each submission is graded in a fresh temporary folder outside the course folder (no
+gradebook.db, no source/ above the student's code), then its autograded copy comes back.
+Whatever happens to one submission (invalid notebook, dead kernel, timeout, deleted
+cells) is recorded with its reason in ``grading_report.json``; the batch goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import nbformat
+from tqdm.auto import tqdm
+
+from . import course
+from .execute import TIMEOUT_KEY
+from .submissions import nbgrader_meta
+
+# nbgrader's own database use and its re-added cells (which have no id) warn on every
+# submission; neither is actionable for the instructor.
+warnings.filterwarnings("ignore", message=".*not in session.*")
+warnings.filterwarnings("ignore", message="Cell is missing an id field")
+
+REPORT_FILE = "grading_report.json"
+KERNEL_LIB = "kernel_lib"
+
+
+@dataclass
+class Outcome:
+    """What happened to one (student, assignment) submission."""
+    student: str
+    assignment: str
+    status: str = "ok"        # ok | warning | error
+    reason: str = ""
+    seconds: float = 0.0
+    notes: list = field(default_factory=list)
+
+    def warn(self, note: str) -> None:
+        self.notes.append(note)
+        if self.status == "ok":
+            self.status = "warning"
+
+    def error(self, reason: str) -> None:
+        self.status = "error"
+        self.notes.append(reason)
+
+    def finish(self) -> "Outcome":
+        self.reason = "; ".join(self.notes)
+        return self
+
+
+def prepare(workdir: Path, names: list[str] | None = None) -> None:
+    """Copy the sources into ``workdir`` and (re)build release + gradebook with nbgrader."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    course.copy_sources(workdir, names)
+    course.generate(workdir, names)
+
+
+def _grade_cells(nb) -> dict:
+    return {nbgrader_meta(c)["grade_id"]: c for c in nb.cells if nbgrader_meta(c).get("grade_id")}
+
+
+def preflight(path: Path, release_nb, outcome: Outcome):
+    """Read a submitted notebook; record what is wrong with it. None if it cannot be graded."""
+    if not path.exists():
+        outcome.error(f"notebook {path.name} missing from the submission")
+        return None
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+        nbformat.validate(nb)
+    except nbformat.reader.NotJSONError:
+        outcome.error(f"{path.name} is not valid JSON (damaged or truncated file)")
+        return None
+    except Exception as exc:  # not a notebook, bad schema
+        first_line = (str(exc).strip().splitlines() or [""])[0][:160]
+        outcome.error(f"{path.name} is not a valid notebook ({type(exc).__name__}: {first_line})")
+        return None
+    missing = sorted(set(_grade_cells(release_nb)) - set(_grade_cells(nb)))
+    if missing:
+        outcome.warn(f"cells deleted by the student, re-added from the release: {', '.join(missing)}")
+    return nb
+
+
+def _kernel_lib(scratch: Path) -> Path:
+    """Only the hidden-test checks, copied where the grading kernel can import them."""
+    lib = scratch / KERNEL_LIB / "autograder"
+    shutil.copytree(course.REPO / "autograder" / "checks", lib / "checks",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(course.REPO / "autograder" / "__init__.py", lib / "__init__.py")
+    return lib.parent
+
+
+def _timeouts(autograded: Path) -> list:
+    found = []
+    for nb_path in autograded.glob("*.ipynb"):
+        nb = nbformat.read(str(nb_path), as_version=4)
+        found += nb.metadata.get(TIMEOUT_KEY, {}).get("timeouts", [])
+    return found
+
+
+def _last_error(result: dict) -> str:
+    text = (result.get("error") or "") + "\n" + (result.get("log") or "")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for key in ("DeadKernelError", "Kernel died", "CellTimeoutError", "TimeoutError"):
+        for ln in lines:
+            if key in ln:
+                return ln[:300]
+    errors = [ln for ln in lines if ln.startswith("[ERROR]") or "Error" in ln]
+    return (errors[-1] if errors else (lines[-1] if lines else "unknown error"))[:300]
+
+
+def grade_submission(workdir: Path, student: str, assignment: str, config=None) -> Outcome:
+    """Autograde one submission in a scratch folder; copy the result back to ``workdir``."""
+    outcome = Outcome(student, assignment)
+    t0 = time.monotonic()
+    submitted = workdir / "submitted" / student / assignment
+    scratch = Path(tempfile.mkdtemp(prefix="nncourse-grade-"))
+    try:
+        ok = True
+        for name in course.notebook_names(assignment, workdir):
+            release_nb = nbformat.read(str(workdir / "release" / assignment / f"{name}.ipynb"), as_version=4)
+            ok &= preflight(submitted / f"{name}.ipynb", release_nb, outcome) is not None
+        if not ok:
+            return outcome
+        shutil.copytree(submitted, scratch / "submitted" / student / assignment)
+        files = scratch / "assignment_files" / assignment  # non-notebook files of the source
+        shutil.copytree(workdir / "source" / assignment, files,
+                        ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints", "__pycache__"))
+        lib = _kernel_lib(scratch)
+        old_path = os.environ.get("PYTHONPATH")
+        os.environ["PYTHONPATH"] = str(lib)
+        try:
+            nb_api = course.api(scratch, db=workdir / "gradebook.db", config=config,
+                                source_directory="assignment_files")
+            result = nb_api.autograde(assignment, student, force=True, create=True)
+        finally:
+            if old_path is None:
+                os.environ.pop("PYTHONPATH", None)
+            else:
+                os.environ["PYTHONPATH"] = old_path
+        graded = scratch / "autograded" / student / assignment
+        if graded.exists():
+            dest = workdir / "autograded" / student / assignment
+            if dest.exists():
+                shutil.rmtree(dest)
+            shutil.copytree(graded, dest)
+        if not result["success"]:
+            outcome.error(f"grading failed: {_last_error(result)}")
+            return outcome
+        for t in _timeouts(graded):
+            outcome.warn(f"cell {t['cell']} stopped after {t['seconds']} s ({t['limit']} time limit)")
+        return outcome
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        outcome.seconds = round(time.monotonic() - t0, 1)
+        outcome.finish()
+
+
+def submissions(workdir: Path, names: list[str] | None = None, students: list[str] | None = None):
+    """(student, assignment) pairs found in ``workdir/submitted``."""
+    pairs = []
+    root = workdir / "submitted"
+    for sdir in sorted(p for p in root.iterdir() if p.is_dir()) if root.exists() else []:
+        if students and sdir.name not in students:
+            continue
+        for adir in sorted(p for p in sdir.iterdir() if p.is_dir()):
+            if names and adir.name not in names:
+                continue
+            pairs.append((sdir.name, adir.name))
+    return pairs
+
+
+def load_report(workdir: Path) -> dict:
+    path = workdir / REPORT_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def save_outcomes(workdir: Path, outcomes: list[Outcome]) -> None:
+    report = load_report(workdir)
+    for o in outcomes:
+        report[f"{o.student}/{o.assignment}"] = asdict(o)
+    (workdir / REPORT_FILE).write_text(json.dumps(report, indent=1, sort_keys=True, ensure_ascii=False))
+
+
+def grade_all(workdir: Path, names=None, students=None, config=None, progress=True) -> list[Outcome]:
+    """Autograde every submission; never stops on a bad one. Returns the outcomes."""
+    pairs = submissions(workdir, names, students)
+    outcomes = []
+    bar = tqdm(pairs, desc="autograde", unit="notebook", disable=not progress)
+    for student, assignment in bar:
+        bar.set_postfix_str(f"{student}/{assignment}")
+        try:
+            outcome = grade_submission(workdir, student, assignment, config)
+        except Exception as exc:  # a bug of ours must not cost the rest of the class
+            outcome = Outcome(student, assignment)
+            outcome.error(f"internal error while grading: {type(exc).__name__}: {exc}")
+            outcome.finish()
+        outcomes.append(outcome)
+        save_outcomes(workdir, [outcome])
+        if outcome.status != "ok":
+            tqdm.write(f"  {outcome.status.upper():7s} {student}/{assignment}: {outcome.reason}")
+    return outcomes

@@ -1,0 +1,67 @@
+"""Built-in sample submissions, made from the sources so they never go stale.
+
+For every assignment: a perfect student, a blank notebook, a partly wrong one (a few
+mutants from the catalogue and a deleted test cell), one whose code loops forever or
+kills its kernel, and a corrupt file.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import nbformat
+
+from . import course
+from .mutants import catalogue
+from .submissions import apply_mutants, reference_submission, test_cells
+
+LOOP = "while True:  # oups : boucle infinie\n    pass\n"
+KILL = "import os\nos._exit(1)  # le noyau meurt\n"
+STUDENTS = ("correct", "blank", "partly-wrong", "crash-or-loop", "corrupt")
+
+
+def demo_mutants(assignment: str, count: int = 3) -> list:
+    """A few mutants on distinct answer cells."""
+    chosen, cells = [], set()
+    for m in catalogue(assignment):
+        if m.cell not in cells:
+            chosen.append(m)
+            cells.add(m.cell)
+        if len(chosen) == count:
+            break
+    return chosen
+
+
+def samples_for(assignment: str, source_nb, release_nb, index: int) -> dict:
+    """student id -> notebook (or raw bytes for the corrupt one)."""
+    reference = reference_submission(source_nb, release_nb)
+    partly = apply_mutants(reference, demo_mutants(assignment))
+    last_test = list(test_cells(partly))[-1]
+    partly.cells = [c for c in partly.cells if c.get("id") != last_test]
+    broken = copy.deepcopy(reference)
+    first_answer = next(c for c in broken.cells if c.get("metadata", {}).get("nbgrader", {}).get("solution")
+                        and c.cell_type == "code")
+    first_answer.source = (LOOP if index % 2 == 0 else KILL) + first_answer.source
+    text = nbformat.writes(reference).encode()
+    corrupt = text[: len(text) // 2]  # a truncated upload
+    return {"correct": reference, "blank": release_nb, "partly-wrong": partly,
+            "crash-or-loop": broken, "corrupt": corrupt}
+
+
+def write_samples(workdir: Path, names: list[str] | None = None) -> list[tuple[str, str]]:
+    """Write the samples into ``workdir/submitted``; return the (student, assignment) pairs."""
+    written = []
+    for index, a in enumerate(names or course.assignments()):
+        for nb_name in course.notebook_names(a, workdir):
+            source_nb = nbformat.read(str(workdir / "source" / a / f"{nb_name}.ipynb"), as_version=4)
+            release_nb = nbformat.read(str(workdir / "release" / a / f"{nb_name}.ipynb"), as_version=4)
+            for student, nb in samples_for(a, source_nb, release_nb, index).items():
+                path = workdir / "submitted" / student / a / f"{nb_name}.ipynb"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                if isinstance(nb, bytes):
+                    path.write_bytes(nb)
+                else:
+                    nbformat.write(nb, str(path))
+                written.append((student, a))
+    return written

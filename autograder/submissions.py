@@ -1,0 +1,62 @@
+"""Build submissions from the source notebooks: the reference, blank, and mutants.
+
+A *reference submission* is the student notebook (release version) in which every answer
+cell holds the instructor's solution, exactly as a perfect student would hand it in.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+
+import nbformat
+
+from .mutants import Mutant
+
+_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
+
+
+def nbgrader_meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def strip_solution_markers(source: str) -> str:
+    return "\n".join(line for line in source.splitlines() if not _MARKER.match(line))
+
+
+def answer_cells(nb) -> dict:
+    """grade_id -> cell, for the cells the student writes in."""
+    return {nbgrader_meta(c)["grade_id"]: c for c in nb.cells if nbgrader_meta(c).get("solution")}
+
+
+def test_cells(nb) -> dict:
+    """grade_id -> cell, for the autograded test cells."""
+    return {nbgrader_meta(c)["grade_id"]: c for c in nb.cells
+            if nbgrader_meta(c).get("grade") and not nbgrader_meta(c).get("solution")}
+
+
+def reference_submission(source_nb, release_nb):
+    """The release notebook with the solutions of ``source_nb`` typed into its answer cells."""
+    nb = copy.deepcopy(release_nb)
+    solutions = answer_cells(source_nb)
+    for grade_id, cell in answer_cells(nb).items():
+        cell.source = strip_solution_markers(solutions[grade_id].source)
+    return nb
+
+
+def apply_mutants(nb, mutants: list[Mutant]):
+    """A copy of ``nb`` with each mutant's edit applied (the text must be found exactly once)."""
+    nb = copy.deepcopy(nb)
+    cells = answer_cells(nb)
+    for m in mutants:
+        if m.cell not in cells:
+            raise KeyError(f"mutant {m.name}: no answer cell {m.cell!r}")
+        src = cells[m.cell].source
+        if src.count(m.find) != 1:
+            raise ValueError(f"mutant {m.name}: text to replace found {src.count(m.find)} times in {m.cell!r}")
+        cells[m.cell].source = src.replace(m.find, m.replace)
+    return nb
+
+
+def read(path):
+    return nbformat.read(str(path), as_version=4)

@@ -1,0 +1,53 @@
+"""Visible tests: small assertions with messages in French, shared by the notebooks.
+
+The hidden tests (instructor side) build on the same helpers, so a student sees the
+same wording in the notebook and in the feedback.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class CheckFailed(AssertionError):
+    """A test did not pass; the message (in French) says what and, when known, why."""
+
+
+def fail(message: str, hint: str | None = None):
+    text = message if not hint else f"{message}\n  Piste : {hint}"
+    raise CheckFailed(text)
+
+
+def check_shape(name: str, value, expected: tuple, hint: str | None = None) -> None:
+    shape = tuple(np.shape(value))
+    if shape != tuple(expected):
+        fail(f"{name} a la forme {shape}, attendu {tuple(expected)}.", hint)
+
+
+def check_finite(name: str, value) -> None:
+    arr = np.asarray(value, dtype=np.float64)
+    if not np.all(np.isfinite(arr)):
+        fail(f"{name} contient des valeurs infinies ou NaN.",
+             "un exp/log qui déborde ? une division par zéro ?")
+
+
+def check_close(name: str, got, expected, rtol: float = 1e-6, atol: float = 1e-9,
+                hint: str | None = None) -> None:
+    got_arr = np.asarray(got, dtype=np.float64)
+    exp_arr = np.asarray(expected, dtype=np.float64)
+    if got_arr.shape != exp_arr.shape:
+        fail(f"{name} a la forme {got_arr.shape}, attendu {exp_arr.shape}.", hint)
+    if not np.allclose(got_arr, exp_arr, rtol=rtol, atol=atol):
+        worst = np.max(np.abs(got_arr - exp_arr))
+        shown = np.array2string(got_arr, precision=4, threshold=8)
+        want = np.array2string(exp_arr, precision=4, threshold=8)
+        fail(f"{name} = {shown}, attendu {want} (écart max {worst:.3g}).", hint)
+
+
+def check_true(condition: bool, message: str, hint: str | None = None) -> None:
+    if not condition:
+        fail(message, hint)
+
+
+def passed(message: str = "Test réussi.") -> None:
+    print(f"✔ {message}")

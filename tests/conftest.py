@@ -1,0 +1,65 @@
+"""Shared fixtures. The expensive one, ``graded``, grades (through real nbgrader) the
+reference, the blank release and every mutant of every assignment, once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import course, grading
+from autograder.mutants import catalogue
+from autograder.submissions import apply_mutants, reference_submission
+
+REPO = course.REPO
+MIRROR = REPO.parent / "shared" / "datasets"
+
+# Tests read the offline dataset mirror unless told otherwise.
+if not os.environ.get("NNCOURSE_DATA") and MIRROR.exists():
+    os.environ["NNCOURSE_DATA"] = str(MIRROR)
+
+
+def notebooks(workdir: Path, assignment: str):
+    """(name, source notebook, release notebook) for each notebook of an assignment."""
+    for name in course.notebook_names(assignment, workdir):
+        yield (name,
+               nbformat.read(str(workdir / "source" / assignment / f"{name}.ipynb"), as_version=4),
+               nbformat.read(str(workdir / "release" / assignment / f"{name}.ipynb"), as_version=4))
+
+
+def submit(workdir: Path, student: str, assignment: str, name: str, nb) -> None:
+    path = workdir / "submitted" / student / assignment / f"{name}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(nb, bytes):
+        path.write_bytes(nb)
+    else:
+        nbformat.write(nb, str(path))
+
+
+@pytest.fixture(scope="session")
+def prepared(tmp_path_factory) -> Path:
+    """A course folder with sources, release and gradebook built by nbgrader."""
+    workdir = tmp_path_factory.mktemp("course")
+    grading.prepare(workdir)
+    return workdir
+
+
+@pytest.fixture(scope="session")
+def graded(prepared):
+    """Reference, blank and all mutants graded in one batch: (workdir, outcomes by key)."""
+    workdir = prepared
+    for a in course.assignments():
+        for name, source_nb, release_nb in notebooks(workdir, a):
+            reference = reference_submission(source_nb, release_nb)
+            submit(workdir, "reference", a, name, reference)
+            submit(workdir, "blank", a, name, release_nb)
+            for m in catalogue(a):
+                submit(workdir, f"mutant-{m.name}", a, name, apply_mutants(reference, [m]))
+    outcomes = grading.grade_all(workdir, progress=False)
+    by_key = {(o.student, o.assignment): o for o in outcomes}
+    times = sorted(o.seconds for o in outcomes)
+    print(f"\ngraded {len(outcomes)} submissions; seconds per submission: "
+          f"min {times[0]}, median {times[len(times) // 2]}, max {times[-1]}")
+    return workdir, by_key
