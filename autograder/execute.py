@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
@@ -29,6 +30,16 @@ class CappedExecute(Execute):
         if self._timeouts:
             nb.metadata[TIMEOUT_KEY] = {"timeouts": self._timeouts}
         return nb, resources
+
+    def execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        if cell.cell_type == "code" and time.monotonic() >= self._deadline:
+            # Past the cap: the rest is not run, and must not count as passing tests.
+            cell.outputs = [NotebookNode(
+                output_type="error", ename="NotebookTimeLimit",
+                evalue="cellule non exécutée : la limite de temps du notebook est dépassée",
+                traceback=["NotebookTimeLimit: cellule non exécutée (limite de temps du notebook dépassée)"])]
+            return cell
+        return super().execute_cell(cell, cell_index, execution_count, store_history)
 
     def _get_timeout(self, cell):
         per_cell = super()._get_timeout(cell)

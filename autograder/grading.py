@@ -113,12 +113,11 @@ def _timeouts(autograded: Path) -> list:
 
 
 def _last_error(result: dict) -> str:
+    """One line saying why nbgrader could not grade a notebook."""
     text = (result.get("error") or "") + "\n" + (result.get("log") or "")
+    if "DeadKernelError" in text or "Kernel died" in text:
+        return "the kernel died while running the notebook (crash, os._exit or out of memory)"
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    for key in ("DeadKernelError", "Kernel died", "CellTimeoutError", "TimeoutError"):
-        for ln in lines:
-            if key in ln:
-                return ln[:300]
     errors = [ln for ln in lines if ln.startswith("[ERROR]") or "Error" in ln]
     return (errors[-1] if errors else (lines[-1] if lines else "unknown error"))[:300]
 

@@ -1,0 +1,232 @@
+"""Grading through real ``nbgrader autograde``: the reference, the blank release, every
+mutant of the catalogue, and the submissions that cannot be graded normally."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import re
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from autograder import course, grading
+from autograder.export import export
+from autograder.feedback import generate_feedback
+from autograder.mutants import catalogue
+from autograder.samples import KILL, LOOP
+from autograder.submissions import reference_submission, test_cells
+
+from conftest import notebooks, submit
+
+pytestmark = pytest.mark.slow
+ASSIGNMENTS = course.assignments()
+MUTANTS = [(a, m) for a in ASSIGNMENTS for m in catalogue(a)]
+
+
+def autograded_scores(workdir, student, assignment):
+    """grade_id -> (score, max_score) for the autograded test cells of a submission."""
+    out = {}
+    with Gradebook(f"sqlite:///{workdir / 'gradebook.db'}") as gb:
+        for nb in gb.find_submission(assignment, student).notebooks:
+            for g in nb.grades:
+                if g.cell.cell_type == "code":
+                    out[g.name] = (g.score, g.max_score)
+    return out
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_reference_gets_full_marks(graded, assignment):
+    workdir, outcomes = graded
+    assert outcomes[("reference", assignment)].status == "ok", outcomes[("reference", assignment)].reason
+    scores = autograded_scores(workdir, "reference", assignment)
+    assert scores, "no autograded cell"
+    lost = {k: v for k, v in scores.items() if v[0] != v[1]}
+    assert not lost, f"reference loses points at {lost}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_blank_release_gets_zero_and_grades_cleanly(graded, assignment):
+    workdir, outcomes = graded
+    assert outcomes[("blank", assignment)].status == "ok", outcomes[("blank", assignment)].reason
+    scores = autograded_scores(workdir, "blank", assignment)
+    earned = {k: v for k, v in scores.items() if v[0] != 0}
+    assert not earned, f"blank notebook earns points at {earned}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_catalogue_has_enough_mutants(assignment):
+    mutants = catalogue(assignment)
+    assert len(mutants) >= 8
+    assert len({m.name for m in mutants}) == len(mutants)
+
+
+@pytest.mark.parametrize("assignment,mutant", MUTANTS, ids=[f"{a}:{m.name}" for a, m in MUTANTS])
+def test_mutant_loses_points_exactly_where_it_breaks(graded, assignment, mutant):
+    workdir, outcomes = graded
+    outcome = outcomes[(f"mutant-{mutant.name}", assignment)]
+    assert outcome.status == "ok", outcome.reason
+    scores = autograded_scores(workdir, f"mutant-{mutant.name}", assignment)
+    assert mutant.breaks, "a mutant must break something"
+    assert mutant.breaks <= set(scores), f"unknown test cells in breaks: {mutant.breaks - set(scores)}"
+    failing = {k for k, (score, max_score) in scores.items() if score < max_score}
+    assert failing == set(mutant.breaks), (
+        f"{mutant.name}: lost points at {sorted(failing)}, expected {sorted(mutant.breaks)}")
+
+
+def test_feedback_never_shows_hidden_tests(graded):
+    workdir, outcomes = graded
+    pairs = [("reference", a) for a in ASSIGNMENTS] + [("blank", a) for a in ASSIGNMENTS]
+    assert generate_feedback(workdir, pairs) == []
+    for student, a in pairs:
+        for html in (workdir / "feedback" / student / a).glob("*.html"):
+            text = html.read_text()
+            assert "HIDDEN TESTS" not in text
+            assert "autograder" not in text, f"instructor code named in {html}"
+            assert "tests cachés" in text
+
+
+def test_export_has_status_and_no_silent_zero(graded):
+    workdir, _ = graded
+    path, rows, _ = export(workdir)
+    with open(path) as f:
+        table = list(csv.DictReader(f))
+    assert {"status", "reason", "score"} <= set(table[0])
+    ref = [r for r in table if r["student_id"] == "reference"]
+    assert ref and all(r["status"] == "ok" and float(r["score"]) == float(r["max_score"]) for r in ref)
+
+
+# ---------------------------------------------------------------- bad submissions
+@pytest.fixture(scope="module")
+def troublesome(prepared):
+    """Submissions that cannot be graded normally, graded in one batch with short limits."""
+    workdir = prepared
+    a = ASSIGNMENTS[0]
+    name, source_nb, release_nb = next(notebooks(workdir, a))
+    reference = reference_submission(source_nb, release_nb)
+
+    def with_first_answer(prefix):
+        nb = copy.deepcopy(reference)
+        cell = next(c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("solution")
+                    and c.cell_type == "code")
+        cell.source = prefix + cell.source
+        return nb
+
+    probe = copy.deepcopy(reference)
+    probe.cells.insert(0, nbformat.v4.new_code_cell(
+        "import os\nprint('CWD=' + os.getcwd())", id="probe"))
+    deleted = copy.deepcopy(reference)
+    deleted.cells = [c for c in deleted.cells if c.get("id") not in list(test_cells(reference))[:2]]
+    text = nbformat.writes(reference).encode()
+    cases = {
+        "bad-json": text[: len(text) // 3],
+        "not-a-notebook": b'{"hello": "world"}',
+        "loops": with_first_answer(LOOP),
+        "kernel-dies": with_first_answer(KILL),
+        "floods": with_first_answer("for i in range(200000):\n    print('spam', i)\n"),
+        "deleted-cells": deleted,
+        "probe": probe,
+    }
+    for student, nb in cases.items():
+        submit(workdir, student, a, name, nb)
+    (workdir / "submitted" / "no-notebook" / a).mkdir(parents=True)
+    config = course.load_config(Execute={"timeout": 10}, CappedExecute={"notebook_timeout": 120})
+    students = list(cases) + ["no-notebook"]
+    outcomes = grading.grade_all(workdir, [a], students, config, progress=False)
+    return workdir, a, {o.student: o for o in outcomes}
+
+
+def test_bad_json_is_reported_not_zero(troublesome):
+    _, _, out = troublesome
+    for student in ("bad-json", "not-a-notebook", "no-notebook"):
+        assert out[student].status == "error" and out[student].reason, student
+    assert "JSON" in out["bad-json"].reason
+    assert "missing" in out["no-notebook"].reason
+
+
+def test_loop_is_stopped_and_reported(troublesome):
+    _, _, out = troublesome
+    assert out["loops"].status == "warning"
+    assert "stopped after 10 s" in out["loops"].reason
+
+
+def test_dead_kernel_is_reported(troublesome):
+    _, _, out = troublesome
+    assert out["kernel-dies"].status == "error"
+    assert re.search(r"kernel|Kernel", out["kernel-dies"].reason)
+
+
+def test_output_flood_is_cut_and_graded(troublesome):
+    workdir, a, out = troublesome
+    assert out["floods"].status == "ok", out["floods"].reason
+    for nb_path in (workdir / "autograded" / "floods" / a).glob("*.ipynb"):
+        nb = nbformat.read(str(nb_path), as_version=4)
+        lines = sum(len(o.get("text", "").splitlines()) for c in nb.cells for o in c.get("outputs", []))
+        assert lines < 5000
+
+
+def test_deleted_cells_are_readded_and_reported(troublesome):
+    workdir, a, out = troublesome
+    assert out["deleted-cells"].status == "warning"
+    assert "re-added" in out["deleted-cells"].reason
+    scores = autograded_scores(workdir, "deleted-cells", a)
+    assert all(s == m for s, m in scores.values()), scores
+
+
+def test_student_code_runs_outside_the_course_and_repo(troublesome):
+    workdir, a, out = troublesome
+    assert out["probe"].status == "ok", out["probe"].reason
+    nb_path = next((workdir / "autograded" / "probe" / a).glob("*.ipynb"))
+    nb = nbformat.read(str(nb_path), as_version=4)
+    text = "".join(o.get("text", "") for o in nb.cells[0].outputs)
+    cwd = text.split("CWD=")[1].strip()
+    assert not cwd.startswith(str(workdir)) and not cwd.startswith(str(course.REPO))
+    from pathlib import Path
+    for parent in Path(cwd).parents:
+        assert not (parent / "gradebook.db").exists()
+        assert not (parent / "source").exists()
+
+
+def test_error_rows_have_empty_scores(troublesome):
+    workdir, a, out = troublesome
+    _, rows, _ = export(workdir)
+    bad = [r for r in rows if r["student_id"] == "bad-json" and r["assignment"] == a]
+    assert bad and bad[0]["status"] == "error" and bad[0]["score"] == ""
+
+
+def test_demo_runs_end_to_end(tmp_path):
+    """The README's main job, on one assignment: the table and statuses come out."""
+    import subprocess
+    import sys
+    a = ASSIGNMENTS[0]
+    result = subprocess.run([sys.executable, "-m", "autograder", "demo", "-a", a, "-w", str(tmp_path)],
+                            capture_output=True, text=True, cwd=course.REPO, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "autograded total" in out and "could not be graded" in out
+    with open(tmp_path / "grades.csv") as f:
+        rows = {r["student_id"]: r for r in csv.DictReader(f)}
+    assert rows["correct"]["status"] == "ok" and rows["correct"]["score"] == rows["correct"]["max_score"]
+    assert rows["corrupt"]["status"] == "error" and rows["corrupt"]["score"] == ""
+    assert rows["crash-or-loop"]["status"] in ("warning", "error")
+    assert rows["partly-wrong"]["status"] == "warning"
+    assert float(rows["partly-wrong"]["score"]) < float(rows["partly-wrong"]["max_score"])
+    assert list((tmp_path / "feedback" / "correct" / a).glob("*.html"))
+
+
+def test_notebook_wall_clock_cap(prepared):
+    """Cells each under the per-cell limit cannot add up past the per-notebook cap."""
+    workdir = prepared
+    a = ASSIGNMENTS[0]
+    name, source_nb, release_nb = next(notebooks(workdir, a))
+    nb = reference_submission(source_nb, release_nb)
+    for k in range(3):
+        nb.cells.insert(0, nbformat.v4.new_code_cell("import time\ntime.sleep(8)", id=f"slow{k}"))
+    submit(workdir, "slow-cells", a, name, nb)
+    config = course.load_config(Execute={"timeout": 10}, CappedExecute={"notebook_timeout": 12})
+    t0 = __import__("time").monotonic()
+    [outcome] = grading.grade_all(workdir, [a], ["slow-cells"], config, progress=False)
+    assert outcome.status == "warning"
+    assert "notebook time limit" in outcome.reason
+    assert __import__("time").monotonic() - t0 < 60
