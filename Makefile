@@ -10,6 +10,12 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
+# Without pip's site configuration, keep trusting the system CA bundle where there is one.
+ifneq ($(wildcard /etc/ssl/certs/ca-certificates.crt),)
+PIP_CERT ?= /etc/ssl/certs/ca-certificates.crt
+export PIP_CERT
+endif
+
 # pip's site configuration on some machines adds a local torch wheel (CPU build) that the
 # registry's torchvision cannot load: install both from the registry, in one call.
 $(STAMP): requirements.txt pyproject.toml
