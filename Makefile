@@ -20,7 +20,6 @@ endif
 # registry's torchvision cannot load: install both from the registry, in one call.
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(PY) -m pip install --quiet --upgrade pip
 	env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
