@@ -14,7 +14,8 @@ import nbformat
 
 from . import course
 from .mutants import catalogue
-from .submissions import apply_mutants, reference_submission, test_cells
+from .submissions import (apply_mutants, course_notebooks, reference_submission, test_cells,
+                          write_submission)
 
 LOOP = "while True:  # oups : boucle infinie\n    pass\n"
 KILL = "import os\nos._exit(1)  # le noyau meurt\n"
@@ -53,15 +54,8 @@ def write_samples(workdir: Path, names: list[str] | None = None) -> list[tuple[s
     """Write the samples into ``workdir/submitted``; return the (student, assignment) pairs."""
     written = []
     for index, a in enumerate(names or course.assignments()):
-        for nb_name in course.notebook_names(a, workdir):
-            source_nb = nbformat.read(str(workdir / "source" / a / f"{nb_name}.ipynb"), as_version=4)
-            release_nb = nbformat.read(str(workdir / "release" / a / f"{nb_name}.ipynb"), as_version=4)
+        for nb_name, source_nb, release_nb in course_notebooks(workdir, a):
             for student, nb in samples_for(a, source_nb, release_nb, index).items():
-                path = workdir / "submitted" / student / a / f"{nb_name}.ipynb"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                if isinstance(nb, bytes):
-                    path.write_bytes(nb)
-                else:
-                    nbformat.write(nb, str(path))
+                write_submission(workdir, student, a, nb_name, nb)
                 written.append((student, a))
     return written

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import copy
 import re
+from pathlib import Path
 
 import nbformat
 
+from . import course
 from .mutants import Mutant
 
 _MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
@@ -60,3 +62,20 @@ def apply_mutants(nb, mutants: list[Mutant]):
 
 def read(path):
     return nbformat.read(str(path), as_version=4)
+
+
+def course_notebooks(workdir: Path, assignment: str):
+    """(name, source notebook, release notebook) for each notebook of a prepared course folder."""
+    for name in course.notebook_names(assignment, workdir):
+        yield (name, read(workdir / "source" / assignment / f"{name}.ipynb"),
+               read(workdir / "release" / assignment / f"{name}.ipynb"))
+
+
+def write_submission(workdir: Path, student: str, assignment: str, name: str, nb) -> None:
+    """Put a notebook (or raw bytes: a damaged upload) where nbgrader collect would."""
+    path = workdir / "submitted" / student / assignment / f"{name}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(nb, bytes):
+        path.write_bytes(nb)
+    else:
+        nbformat.write(nb, str(path))

@@ -6,12 +6,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from autograder import course, grading
 from autograder.mutants import catalogue
-from autograder.submissions import apply_mutants, reference_submission
+from autograder.submissions import apply_mutants, course_notebooks, reference_submission
+from autograder.submissions import write_submission as submit
 
 REPO = course.REPO
 MIRROR = REPO.parent / "shared" / "datasets"
@@ -19,23 +19,6 @@ MIRROR = REPO.parent / "shared" / "datasets"
 # Tests read the offline dataset mirror unless told otherwise.
 if not os.environ.get("NNCOURSE_DATA") and MIRROR.exists():
     os.environ["NNCOURSE_DATA"] = str(MIRROR)
-
-
-def notebooks(workdir: Path, assignment: str):
-    """(name, source notebook, release notebook) for each notebook of an assignment."""
-    for name in course.notebook_names(assignment, workdir):
-        yield (name,
-               nbformat.read(str(workdir / "source" / assignment / f"{name}.ipynb"), as_version=4),
-               nbformat.read(str(workdir / "release" / assignment / f"{name}.ipynb"), as_version=4))
-
-
-def submit(workdir: Path, student: str, assignment: str, name: str, nb) -> None:
-    path = workdir / "submitted" / student / assignment / f"{name}.ipynb"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(nb, bytes):
-        path.write_bytes(nb)
-    else:
-        nbformat.write(nb, str(path))
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +34,7 @@ def graded(prepared):
     """Reference, blank and all mutants graded in one batch: (workdir, outcomes by key)."""
     workdir = prepared
     for a in course.assignments():
-        for name, source_nb, release_nb in notebooks(workdir, a):
+        for name, source_nb, release_nb in course_notebooks(workdir, a):
             reference = reference_submission(source_nb, release_nb)
             submit(workdir, "reference", a, name, reference)
             submit(workdir, "blank", a, name, release_nb)

@@ -18,7 +18,8 @@ from autograder.mutants import catalogue
 from autograder.samples import KILL, LOOP
 from autograder.submissions import reference_submission, test_cells
 
-from conftest import notebooks, submit
+from autograder.submissions import course_notebooks as notebooks
+from autograder.submissions import write_submission as submit
 
 pytestmark = pytest.mark.slow
 ASSIGNMENTS = course.assignments()
