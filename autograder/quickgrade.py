@@ -18,7 +18,7 @@ from pathlib import Path
 from nbclient import NotebookClient
 
 from .mutants import catalogue, module_name
-from .submissions import apply_mutants, read, tests_by_id
+from .submissions import apply_mutants, read, autograded_tests
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -41,7 +41,7 @@ def execute(nb, timeout: int = 120):
 def failed_tests(executed_nb) -> dict:
     """grade_id -> short error text, for the test cells that raised."""
     out = {}
-    for grade_id, cell in tests_by_id(executed_nb).items():
+    for grade_id, cell in autograded_tests(executed_nb).items():
         for o in cell.get("outputs", []):
             if o.get("output_type") == "error":
                 out[grade_id] = f"{o.get('ename')}: {o.get('evalue', '')}"[:300]

@@ -14,7 +14,7 @@ import nbformat
 
 from . import course
 from .mutants import catalogue
-from .submissions import (apply_mutants, course_notebooks, reference_submission, tests_by_id,
+from .submissions import (apply_mutants, course_notebooks, reference_submission, autograded_tests,
                           write_submission)
 
 LOOP = "while True:  # oups : boucle infinie\n    pass\n"
@@ -38,7 +38,7 @@ def samples_for(assignment: str, source_nb, release_nb, index: int) -> dict:
     """student id -> notebook (or raw bytes for the corrupt one)."""
     reference = reference_submission(source_nb, release_nb)
     partly = apply_mutants(reference, demo_mutants(assignment))
-    last_test = list(tests_by_id(partly))[-1]
+    last_test = list(autograded_tests(partly))[-1]
     partly.cells = [c for c in partly.cells if c.get("id") != last_test]
     broken = copy.deepcopy(reference)
     first_answer = next(c for c in broken.cells if c.get("metadata", {}).get("nbgrader", {}).get("solution")

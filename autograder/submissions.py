@@ -31,7 +31,7 @@ def answer_cells(nb) -> dict:
     return {nbgrader_meta(c)["grade_id"]: c for c in nb.cells if nbgrader_meta(c).get("solution")}
 
 
-def tests_by_id(nb) -> dict:
+def autograded_tests(nb) -> dict:
     """grade_id -> cell, for the autograded test cells."""
     return {nbgrader_meta(c)["grade_id"]: c for c in nb.cells
             if nbgrader_meta(c).get("grade") and not nbgrader_meta(c).get("solution")}

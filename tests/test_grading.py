@@ -16,7 +16,7 @@ from autograder.export import export
 from autograder.feedback import generate_feedback
 from autograder.mutants import catalogue
 from autograder.samples import KILL, LOOP
-from autograder.submissions import reference_submission, tests_by_id
+from autograder.submissions import reference_submission, autograded_tests
 
 from autograder.submissions import course_notebooks as notebooks
 from autograder.submissions import write_submission as submit
@@ -118,7 +118,7 @@ def troublesome(prepared):
     probe.cells.insert(0, nbformat.v4.new_code_cell(
         "import os\nprint('CWD=' + os.getcwd())", id="probe"))
     deleted = copy.deepcopy(reference)
-    deleted.cells = [c for c in deleted.cells if c.get("id") not in list(tests_by_id(reference))[:2]]
+    deleted.cells = [c for c in deleted.cells if c.get("id") not in list(autograded_tests(reference))[:2]]
     text = nbformat.writes(reference).encode()
     cases = {
         "bad-json": text[: len(text) // 3],
