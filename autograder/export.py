@@ -41,7 +41,7 @@ def collect_rows(gb: Gradebook, report: dict) -> tuple[list[dict], dict]:
         cells_by_assignment[a.name] = _cell_order(gb, a.name)
         for sub in a.submissions:
             pairs.add((a.name, sub.student.id))
-    for key, outcome in report.items():
+    for outcome in report.values():
         if outcome["assignment"] in cells_by_assignment:
             pairs.add((outcome["assignment"], outcome["student"]))
     for assignment, student in sorted(pairs):
