@@ -6,7 +6,8 @@ Image datasets live under a *data root* laid out like a torchvision ``root``::
     <root>/cifar-10-batches-py/...     (official CIFAR-10 "python version")
 
 The root is, in this order: the ``root`` argument, the ``NNCOURSE_DATA`` environment
-variable, the ``data/`` folder of this repository.
+variable, the ``data/`` folder of this repository (``~/nncourse-data`` when the package is
+installed without the repository).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from pathlib import Path
 import numpy as np
 
 DATA_ENV_VAR = "NNCOURSE_DATA"
-REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+_CHECKOUT = Path(__file__).resolve().parent.parent
+# In a checkout of the course repository: its data/ folder; installed elsewhere: ~/nncourse-data.
+REPO_DATA_DIR = _CHECKOUT / "data" if (_CHECKOUT / "pyproject.toml").exists() else Path.home() / "nncourse-data"
 
 CIFAR10_FOLDER = "cifar-10-batches-py"
 CIFAR10_TRAIN_FILES = [f"data_batch_{i}" for i in range(1, 6)]
