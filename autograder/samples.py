@@ -14,7 +14,7 @@ import nbformat
 
 from . import course
 from .mutants import catalogue
-from .submissions import (apply_mutants, course_notebooks, reference_submission, autograded_tests,
+from .submissions import (answer_cells, apply_mutants, course_notebooks, reference_submission, autograded_tests,
                           write_submission)
 
 LOOP = "while True:  # oups : boucle infinie\n    pass\n"
@@ -34,16 +34,21 @@ def demo_mutants(assignment: str, count: int = 3) -> list:
     return chosen
 
 
+def prepend_to_first_answer(nb, code: str):
+    """A copy of ``nb`` whose first code answer cell starts with ``code``."""
+    nb = copy.deepcopy(nb)
+    cell = next(c for c in answer_cells(nb).values() if c.cell_type == "code")
+    cell.source = code + cell.source
+    return nb
+
+
 def samples_for(assignment: str, source_nb, release_nb, index: int) -> dict:
     """student id -> notebook (or raw bytes for the corrupt one)."""
     reference = reference_submission(source_nb, release_nb)
     partly = apply_mutants(reference, demo_mutants(assignment))
     last_test = list(autograded_tests(partly))[-1]
     partly.cells = [c for c in partly.cells if c.get("id") != last_test]
-    broken = copy.deepcopy(reference)
-    first_answer = next(c for c in broken.cells if c.get("metadata", {}).get("nbgrader", {}).get("solution")
-                        and c.cell_type == "code")
-    first_answer.source = (LOOP if index % 2 == 0 else KILL) + first_answer.source
+    broken = prepend_to_first_answer(reference, LOOP if index % 2 == 0 else KILL)
     text = nbformat.writes(reference).encode()
     corrupt = text[: len(text) // 2]  # a truncated upload
     return {"correct": reference, "blank": release_nb, "partly-wrong": partly,

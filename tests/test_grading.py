@@ -15,7 +15,7 @@ from autograder import course, grading
 from autograder.export import export
 from autograder.feedback import generate_feedback
 from autograder.mutants import catalogue
-from autograder.samples import KILL, LOOP
+from autograder.samples import KILL, LOOP, prepend_to_first_answer
 from autograder.submissions import reference_submission, autograded_tests
 
 from autograder.submissions import course_notebooks as notebooks
@@ -107,13 +107,6 @@ def troublesome(prepared):
     name, source_nb, release_nb = next(notebooks(workdir, a))
     reference = reference_submission(source_nb, release_nb)
 
-    def with_first_answer(prefix):
-        nb = copy.deepcopy(reference)
-        cell = next(c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("solution")
-                    and c.cell_type == "code")
-        cell.source = prefix + cell.source
-        return nb
-
     probe = copy.deepcopy(reference)
     probe.cells.insert(0, nbformat.v4.new_code_cell(
         "import os\nprint('CWD=' + os.getcwd())", id="probe"))
@@ -123,9 +116,9 @@ def troublesome(prepared):
     cases = {
         "bad-json": text[: len(text) // 3],
         "not-a-notebook": b'{"hello": "world"}',
-        "loops": with_first_answer(LOOP),
-        "kernel-dies": with_first_answer(KILL),
-        "floods": with_first_answer("for i in range(200000):\n    print('spam', i)\n"),
+        "loops": prepend_to_first_answer(reference, LOOP),
+        "kernel-dies": prepend_to_first_answer(reference, KILL),
+        "floods": prepend_to_first_answer(reference, "for i in range(200000):\n    print('spam', i)\n"),
         "deleted-cells": deleted,
         "probe": probe,
     }
