@@ -20,6 +20,7 @@ import shutil
 import tempfile
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,8 @@ import nbformat
 from tqdm.auto import tqdm
 
 from . import course
+from nncourse.runtime import GRADING_ENV_VAR
+
 from .execute import TIMEOUT_KEY
 from .submissions import nbgrader_meta
 
@@ -104,6 +107,21 @@ def _kernel_lib(scratch: Path) -> Path:
     return lib.parent
 
 
+@contextmanager
+def kernel_environment(**variables):
+    """Set environment variables for the kernels started inside the block, then restore."""
+    saved = {k: os.environ.get(k) for k in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def _timeouts(autograded: Path) -> list:
     found = []
     for nb_path in autograded.glob("*.ipynb"):
@@ -139,18 +157,10 @@ def grade_submission(workdir: Path, student: str, assignment: str, config=None) 
         files = scratch / "assignment_files" / assignment  # non-notebook files of the source
         shutil.copytree(workdir / "source" / assignment, files,
                         ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints", "__pycache__"))
-        lib = _kernel_lib(scratch)
-        old_path = os.environ.get("PYTHONPATH")
-        os.environ["PYTHONPATH"] = str(lib)
-        try:
+        with kernel_environment(PYTHONPATH=str(_kernel_lib(scratch)), **{GRADING_ENV_VAR: "1"}):
             nb_api = course.api(scratch, db=workdir / "gradebook.db", config=config,
                                 source_directory="assignment_files")
             result = nb_api.autograde(assignment, student, force=True, create=True)
-        finally:
-            if old_path is None:
-                os.environ.pop("PYTHONPATH", None)
-            else:
-                os.environ["PYTHONPATH"] = old_path
         graded = scratch / "autograded" / student / assignment
         if graded.exists():
             dest = workdir / "autograded" / student / assignment

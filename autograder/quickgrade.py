@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -17,8 +18,10 @@ from pathlib import Path
 
 from nbclient import NotebookClient
 
+from nncourse.runtime import GRADING_ENV_VAR
+
 from .mutants import catalogue, module_name
-from .submissions import apply_mutants, read, autograded_tests
+from .submissions import apply_mutants, autograded_tests, read, reference_files
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -27,11 +30,15 @@ def source_notebook_path(assignment: str) -> Path:
     return REPO / "source" / assignment / f"{module_name(assignment)}.ipynb"
 
 
-def execute(nb, timeout: int = 120):
-    """Execute ``nb`` in a scratch folder with the instructor package importable."""
+def execute(nb, timeout: int = 120, files: dict | None = None):
+    """Execute ``nb`` as the autograder would, in a scratch folder holding ``files``,
+    with the instructor package importable."""
     env_path = os.environ.get("PYTHONPATH", "")
     os.environ["PYTHONPATH"] = f"{REPO}{os.pathsep}{env_path}" if env_path else str(REPO)
+    os.environ[GRADING_ENV_VAR] = "1"
     with tempfile.TemporaryDirectory(prefix="quickgrade-") as tmp:
+        for name, path in (files or {}).items():
+            shutil.copy(path, Path(tmp) / name)
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
                                 resources={"metadata": {"path": tmp}})
         client.execute()
@@ -55,6 +62,7 @@ def main(argv=None):
     ap.add_argument("--mutant", action="append", help="only these mutants")
     args = ap.parse_args(argv)
     source = read(source_notebook_path(args.assignment))
+    files = reference_files(args.assignment)
     ok = True
     runs = [("reference", [])] * max(args.repeat, 1)
     if not args.repeat:
@@ -62,7 +70,7 @@ def main(argv=None):
                  if not args.mutant or m.name in args.mutant]
     for name, mutants in runs:
         t0 = time.time()
-        failed = failed_tests(execute(apply_mutants(source, mutants)))
+        failed = failed_tests(execute(apply_mutants(source, mutants), files=files))
         expected = set().union(*(m.breaks for m in mutants)) if mutants else set()
         good = set(failed) == expected
         ok &= good

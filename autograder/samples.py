@@ -14,12 +14,13 @@ import nbformat
 
 from . import course
 from .mutants import catalogue
-from .submissions import (answer_cells, apply_mutants, course_notebooks, reference_submission, autograded_tests,
-                          write_submission)
+from .submissions import (answer_cells, apply_mutants, autograded_tests, course_notebooks, reference_files,
+                          reference_submission, write_files, write_submission)
 
 LOOP = "while True:  # oups : boucle infinie\n    pass\n"
 KILL = "import os\nos._exit(1)  # le noyau meurt\n"
 STUDENTS = ("correct", "blank", "partly-wrong", "crash-or-loop", "corrupt")
+WITH_FILES = ("correct", "partly-wrong", "crash-or-loop")  # hand in the extra files (weights)
 
 
 def demo_mutants(assignment: str, count: int = 3) -> list:
@@ -59,8 +60,11 @@ def write_samples(workdir: Path, names: list[str] | None = None) -> list[tuple[s
     """Write the samples into ``workdir/submitted``; return the (student, assignment) pairs."""
     written = []
     for index, a in enumerate(names or course.assignments()):
+        files = reference_files(a)
         for nb_name, source_nb, release_nb in course_notebooks(workdir, a):
             for student, nb in samples_for(a, source_nb, release_nb, index).items():
                 write_submission(workdir, student, a, nb_name, nb)
+                if student in WITH_FILES:
+                    write_files(workdir, student, a, files)
                 written.append((student, a))
     return written

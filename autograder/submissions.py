@@ -7,13 +7,16 @@ cell holds the instructor's solution, exactly as a perfect student would hand it
 from __future__ import annotations
 
 import copy
+import importlib
+import os
 import re
+import shutil
 from pathlib import Path
 
 import nbformat
 
 from . import course
-from .mutants import Mutant
+from .mutants import Mutant, module_name
 
 _MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 
@@ -79,3 +82,28 @@ def write_submission(workdir: Path, student: str, assignment: str, name: str, nb
         path.write_bytes(nb)
     else:
         nbformat.write(nb, str(path))
+
+
+def cache_dir() -> Path:
+    """Where expensive reference files (trained weights) are kept between runs."""
+    return Path(os.environ.get("NNCOURSE_CACHE") or Path.home() / ".cache" / "nncourse")
+
+
+def reference_files(assignment: str) -> dict:
+    """file name -> path of the non-notebook files a correct submission hands in.
+
+    An assignment whose students hand in more than notebooks (e.g. trained weights) says
+    so with a ``reference_files(cache_dir)`` function in its checks module; it builds
+    the files once and caches them.
+    """
+    module = importlib.import_module(f"autograder.checks.{module_name(assignment)}")
+    make = getattr(module, "reference_files", None)
+    return make(cache_dir()) if make else {}
+
+
+def write_files(workdir: Path, student: str, assignment: str, files: dict) -> None:
+    """Copy extra submission files next to the student's notebooks."""
+    dest = workdir / "submitted" / student / assignment
+    dest.mkdir(parents=True, exist_ok=True)
+    for name, path in files.items():
+        shutil.copy(path, dest / name)

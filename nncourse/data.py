@@ -81,6 +81,17 @@ def load_mnist(train: bool = True, root=None, download: bool = True):
     return ds.data, ds.targets
 
 
+def load_mnist_numpy(train: bool = True, root=None, download: bool = True, dtype=np.float32):
+    """MNIST as numpy arrays for the from-scratch notebooks.
+
+    Returns ``X`` of shape ``(N, 784)`` (one flattened image per row, pixels scaled to
+    [0, 1], ``dtype``) and ``y`` of shape ``(N,)`` int64 labels 0-9.
+    """
+    images, labels = load_mnist(train=train, root=root, download=download)
+    X = images.numpy().reshape(len(images), -1).astype(dtype) / dtype(255)
+    return X, labels.numpy().astype(np.int64)
+
+
 # ------------------------------------------------------------------------ CIFAR-10
 def _cifar_files(train: bool) -> list[str]:
     return CIFAR10_TRAIN_FILES if train else CIFAR10_TEST_FILES

@@ -52,3 +52,69 @@ def plot_curves(curves: dict, ax=None, xlabel="itération", ylabel="perte", ever
     if title:
         ax.set_title(title)
     return ax
+
+
+def show_images(images, labels=None, class_names=None, ncols=10, size=1.0, title=None,
+                predictions=None):
+    """Show a grid of images, with their class (and a prediction) above each one.
+
+    ``images``: ``(N, H, W)`` grey or ``(N, 3, H, W)`` colour, numpy array or tensor,
+    uint8 (0-255) or float (scaled per image to 0-1 for display). ``labels`` and
+    ``predictions``: ``N`` class indices; ``class_names`` turns them into words. A wrong
+    prediction is written in red. Returns the figure.
+    """
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[1] in (1, 3):
+        images = images.transpose(0, 2, 3, 1)
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    n = len(images)
+
+    def name(k):
+        return class_names[int(k)] if class_names is not None else str(int(k))
+
+    nrows = max(1, int(np.ceil(n / ncols)))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * (1.25 if labels is not None else 1)),
+                             squeeze=False)
+    for i, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if i >= n:
+            continue
+        img = images[i]
+        if img.dtype != np.uint8:
+            lo, hi = float(img.min()), float(img.max())
+            img = (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
+        ax.imshow(img, cmap="gray" if img.ndim == 2 else None, interpolation="nearest")
+        if labels is not None:
+            text, colour = name(labels[i]), "black"
+            if predictions is not None:
+                text = f"{name(predictions[i])}\n({text})" if predictions[i] != labels[i] else text
+                colour = "red" if predictions[i] != labels[i] else "black"
+            ax.set_title(text, fontsize=8, color=colour)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(matrix, class_names=None, ax=None, title=None, normalize=False):
+    """Draw a confusion matrix (rows: true class, columns: predicted class) with counts."""
+    ax = ax or plt.gca()
+    matrix = np.asarray(matrix)
+    shown = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1) if normalize else matrix
+    k = len(matrix)
+    ax.imshow(shown, cmap="Blues")
+    names = class_names if class_names is not None else [str(i) for i in range(k)]
+    ax.set_xticks(range(k), names, rotation=45, ha="right")
+    ax.set_yticks(range(k), names)
+    ax.set_xlabel("classe prédite")
+    ax.set_ylabel("vraie classe")
+    threshold = shown.max() / 2 if shown.size else 0
+    for i in range(k):
+        for j in range(k):
+            value = f"{shown[i, j]:.2f}" if normalize else f"{int(matrix[i, j])}"
+            ax.text(j, i, value, ha="center", va="center", fontsize=7,
+                    color="white" if shown[i, j] > threshold else "black")
+    if title:
+        ax.set_title(title)
+    return ax

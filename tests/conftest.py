@@ -10,7 +10,7 @@ import pytest
 
 from autograder import course, grading
 from autograder.mutants import catalogue
-from autograder.submissions import apply_mutants, course_notebooks, reference_submission
+from autograder.submissions import apply_mutants, course_notebooks, reference_files, reference_submission, write_files
 from autograder.submissions import write_submission as submit
 
 REPO = course.REPO
@@ -34,12 +34,15 @@ def graded(prepared):
     """Reference, blank and all mutants graded in one batch: (workdir, outcomes by key)."""
     workdir = prepared
     for a in course.assignments():
+        files = reference_files(a)  # e.g. trained weights, handed in by all but the blank
         for name, source_nb, release_nb in course_notebooks(workdir, a):
             reference = reference_submission(source_nb, release_nb)
             submit(workdir, "reference", a, name, reference)
+            write_files(workdir, "reference", a, files)
             submit(workdir, "blank", a, name, release_nb)
             for m in catalogue(a):
                 submit(workdir, f"mutant-{m.name}", a, name, apply_mutants(reference, [m]))
+                write_files(workdir, f"mutant-{m.name}", a, files)
     outcomes = grading.grade_all(workdir, progress=False)
     by_key = {(o.student, o.assignment): o for o in outcomes}
     times = sorted(o.seconds for o in outcomes)
