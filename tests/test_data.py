@@ -82,6 +82,14 @@ def test_mnist_loads_fast_as_tensors():
 
 
 @needs_mirror
+def test_mnist_as_numpy_rows_in_unit_range():
+    X, y = data.load_mnist_numpy(train=False, download=False)
+    assert X.shape == (10000, 784) and X.dtype == np.float32
+    assert X.min() == 0.0 and X.max() == 1.0
+    assert y.dtype == np.int64 and y[:4].tolist() == [7, 2, 1, 0]
+
+
+@needs_mirror
 def test_cifar10_loads_fast_from_the_official_format():
     t0 = time.perf_counter()
     x_train, y_train = data.load_cifar10(train=True, download=False)

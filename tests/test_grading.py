@@ -109,7 +109,8 @@ def troublesome(prepared):
 
     probe = copy.deepcopy(reference)
     probe.cells.insert(0, nbformat.v4.new_code_cell(
-        "import os\nprint('CWD=' + os.getcwd())", id="probe"))
+        "import os\nprint('CWD=' + os.getcwd())\nprint('GRADING=' + os.environ.get('NNCOURSE_GRADING', ''))",
+        id="probe"))
     deleted = copy.deepcopy(reference)
     deleted.cells = [c for c in deleted.cells if c.get("id") not in list(autograded_tests(reference))[:2]]
     text = nbformat.writes(reference).encode()
@@ -174,7 +175,8 @@ def test_student_code_runs_outside_the_course_and_repo(troublesome):
     nb_path = next((workdir / "autograded" / "probe" / a).glob("*.ipynb"))
     nb = nbformat.read(str(nb_path), as_version=4)
     text = "".join(o.get("text", "") for o in nb.cells[0].outputs)
-    cwd = text.split("CWD=")[1].strip()
+    cwd = text.split("CWD=")[1].splitlines()[0].strip()
+    assert "GRADING=1" in text, "the kernel must know it runs under the autograder"
     assert not cwd.startswith(str(workdir)) and not cwd.startswith(str(course.REPO))
     from pathlib import Path
     for parent in Path(cwd).parents:
