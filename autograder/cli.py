@@ -2,7 +2,7 @@
 
     python -m autograder release [--check]     regenerate release/ from source/ (nbgrader)
     python -m autograder prepare  -w DIR       course folder: sources, release, gradebook
-    python -m autograder autograde -w DIR      grade DIR/submitted/*/* (status per submission)
+    python -m autograder autograde -w DIR [-j N] grade DIR/submitted/*/* (status per submission)
     python -m autograder feedback -w DIR       HTML feedback, hidden tests stripped
     python -m autograder export   -w DIR       DIR/grades.csv with a status column
     python -m autograder demo    [-w DIR]      all of it on the built-in sample submissions
@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -21,6 +22,7 @@ from .export import export, format_table
 from .feedback import generate_feedback
 
 DEFAULT_WORKDIR = Path.home() / "nncourse-grading"
+DEMO_JOBS = min(4, os.cpu_count() or 1)
 
 
 def _config(args):
@@ -68,7 +70,7 @@ def _summary(outcomes) -> str:
 
 def cmd_autograde(args) -> int:
     _ensure_prepared(args)
-    outcomes = grading.grade_all(args.workdir, args.assignment, args.student, _config(args))
+    outcomes = grading.grade_all(args.workdir, args.assignment, args.student, _config(args), jobs=args.jobs)
     print(_summary(outcomes))
     return 0
 
@@ -99,7 +101,7 @@ def cmd_demo(args) -> int:
     written = samples.write_samples(args.workdir, args.assignment)
     print(f"[2/5] {len(written)} built-in sample submissions: {', '.join(samples.STUDENTS)}")
     print("[3/5] autograde (each submission in its own scratch folder)")
-    outcomes = grading.grade_all(args.workdir, args.assignment, None, _config(args))
+    outcomes = grading.grade_all(args.workdir, args.assignment, None, _config(args), jobs=args.jobs)
     print(_summary(outcomes))
     print("[4/5] feedback")
     cmd_feedback(args)
@@ -131,6 +133,9 @@ def main(argv=None) -> int:
         p = add(name, func, help_)
         p.add_argument("--cell-timeout", type=int, help="seconds per cell (default: nbgrader_config.py)")
         p.add_argument("--notebook-timeout", type=int, help="seconds per notebook (default: nbgrader_config.py)")
+        default_jobs = 1 if name == "autograde" else DEMO_JOBS
+        p.add_argument("-j", "--jobs", type=int, default=default_jobs,
+                       help=f"submissions graded at once, one kernel each, sharing the cores (default {default_jobs})")
         if name == "autograde":
             p.add_argument("-s", "--student", action="append", help="only this student (repeatable)")
     add("feedback", cmd_feedback, "HTML feedback for graded submissions")

@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parent.parent
 SOURCE = REPO / "source"
 RELEASE = REPO / "release"
 CONFIG_FILE = REPO / "nbgrader_config.py"
+DB_BUSY_TIMEOUT = 300  # seconds a gradebook writer waits for another one
 
 # nbgrader runs helper programs (alembic) found on PATH: make this environment's own win.
 _BIN = str(Path(sys.executable).parent)
@@ -45,7 +46,8 @@ def api(root: Path, db: Path | None = None, config: Config | None = None, **cour
     """An nbgrader API on the course root ``root`` (gradebook ``db``, default root/gradebook.db)."""
     cfg = Config(config or load_config())
     cfg.CourseDirectory.root = str(root)
-    cfg.CourseDirectory.db_url = f"sqlite:///{(db or root / 'gradebook.db').resolve()}"
+    # Parallel graders share one SQLite gradebook: a writer waits for the lock instead of failing.
+    cfg.CourseDirectory.db_url = f"sqlite:///{(db or root / 'gradebook.db').resolve()}?timeout={DB_BUSY_TIMEOUT}"
     cfg.Exchange.root = str(root / "exchange")  # unused here; keeps nbgrader from probing /usr/local
     for key, value in coursedir.items():
         setattr(cfg.CourseDirectory, key, value)

@@ -15,11 +15,13 @@ cells) is recorded with its reason in ``grading_report.json``; the batch goes on
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import shutil
 import tempfile
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -205,21 +207,49 @@ def save_outcomes(workdir: Path, outcomes: list[Outcome]) -> None:
     (workdir / REPORT_FILE).write_text(json.dumps(report, indent=1, sort_keys=True, ensure_ascii=False))
 
 
-def grade_all(workdir: Path, names=None, students=None, config=None, progress=True) -> list[Outcome]:
-    """Autograde every submission; never stops on a bad one. Returns the outcomes."""
+def _grade_safely(workdir: Path, student: str, assignment: str, config=None, threads: int | None = None) -> Outcome:
+    """grade_submission that never raises: a bug of ours must not cost the rest of the class."""
+    try:
+        if threads:  # parallel grading: share the cores between the kernels
+            with kernel_environment(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads)):
+                return grade_submission(workdir, student, assignment, config)
+        return grade_submission(workdir, student, assignment, config)
+    except Exception as exc:
+        outcome = Outcome(student, assignment)
+        outcome.error(f"internal error while grading: {type(exc).__name__}: {exc}")
+        return outcome.finish()
+
+
+def _graded_one_by_one(workdir, pairs, config, threads=None):
+    for student, assignment in pairs:
+        yield _grade_safely(workdir, student, assignment, config, threads)
+
+
+def _graded_in_parallel(workdir, pairs, config, jobs):
+    """Several submissions at once, each in its own process and kernel. nbgrader's SQLite
+    gradebook takes one writer at a time; the others wait (busy timeout in course.api)."""
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_grade_safely, workdir, s, a, config, threads) for s, a in pairs]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def grade_all(workdir: Path, names=None, students=None, config=None, progress=True, jobs: int = 1) -> list[Outcome]:
+    """Autograde every submission (``jobs`` at a time); never stops on a bad one.
+
+    Returns the outcomes in (student, assignment) order; the report is saved as they come.
+    """
     pairs = submissions(workdir, names, students)
-    outcomes = []
-    bar = tqdm(pairs, desc="autograde", unit="notebook", disable=not progress)
-    for student, assignment in bar:
-        bar.set_postfix_str(f"{student}/{assignment}")
-        try:
-            outcome = grade_submission(workdir, student, assignment, config)
-        except Exception as exc:  # a bug of ours must not cost the rest of the class
-            outcome = Outcome(student, assignment)
-            outcome.error(f"internal error while grading: {type(exc).__name__}: {exc}")
-            outcome.finish()
-        outcomes.append(outcome)
-        save_outcomes(workdir, [outcome])
-        if outcome.status != "ok":
-            tqdm.write(f"  {outcome.status.upper():7s} {student}/{assignment}: {outcome.reason}")
-    return outcomes
+    graded = (_graded_in_parallel(workdir, pairs, config, jobs) if jobs > 1 and len(pairs) > 1
+              else _graded_one_by_one(workdir, pairs, config))
+    outcomes = {}
+    with tqdm(total=len(pairs), desc="autograde", unit="notebook", disable=not progress) as bar:
+        for outcome in graded:
+            outcomes[(outcome.student, outcome.assignment)] = outcome
+            save_outcomes(workdir, [outcome])
+            bar.update()
+            bar.set_postfix_str(f"{outcome.student}/{outcome.assignment}")
+            if outcome.status != "ok":
+                tqdm.write(f"  {outcome.status.upper():7s} {outcome.student}/{outcome.assignment}: {outcome.reason}")
+    return [outcomes[p] for p in pairs]

@@ -31,7 +31,7 @@ def prepared(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def graded(prepared):
-    """Reference, blank and all mutants graded in one batch: (workdir, outcomes by key)."""
+    """Reference, blank and all mutants graded in one batch, two at a time: (workdir, outcomes by key)."""
     workdir = prepared
     for a in course.assignments():
         files = reference_files(a)  # e.g. trained weights, handed in by all but the blank
@@ -43,7 +43,7 @@ def graded(prepared):
             for m in catalogue(a):
                 submit(workdir, f"mutant-{m.name}", a, name, apply_mutants(reference, [m]))
                 write_files(workdir, f"mutant-{m.name}", a, files)
-    outcomes = grading.grade_all(workdir, progress=False)
+    outcomes = grading.grade_all(workdir, progress=False, jobs=2)  # also exercises parallel grading
     by_key = {(o.student, o.assignment): o for o in outcomes}
     times = sorted(o.seconds for o in outcomes)
     print(f"\ngraded {len(outcomes)} submissions; seconds per submission: "

@@ -16,7 +16,7 @@ from autograder.export import export
 from autograder.feedback import generate_feedback
 from autograder.mutants import catalogue
 from autograder.samples import KILL, LOOP, prepend_to_first_answer
-from autograder.submissions import reference_submission, autograded_tests
+from autograder.submissions import apply_mutants, autograded_tests, reference_submission
 
 from autograder.submissions import course_notebooks as notebooks
 from autograder.submissions import write_submission as submit
@@ -226,3 +226,22 @@ def test_notebook_wall_clock_cap(prepared):
     assert outcome.status == "warning"
     assert "notebook time limit" in outcome.reason
     assert __import__("time").monotonic() - t0 < 60
+
+
+def test_sequential_and_parallel_grading_agree(graded):
+    """The batch above was graded two at a time (shared gradebook); one at a time gives the same."""
+    workdir, _ = graded
+    a = ASSIGNMENTS[0]
+    mutant = catalogue(a)[0]
+    name, source_nb, release_nb = next(notebooks(workdir, a))
+    reference = reference_submission(source_nb, release_nb)
+    copies = {"again-reference": reference, "again-mutant": apply_mutants(reference, [mutant]),
+              "again-blank": release_nb}
+    for student, nb in copies.items():
+        submit(workdir, student, a, name, nb)
+    outcomes = grading.grade_all(workdir, [a], list(copies), progress=False, jobs=1)
+    assert [o.student for o in outcomes] == sorted(copies)
+    assert all(o.status == "ok" for o in outcomes), [o.reason for o in outcomes]
+    for student, earlier in (("again-reference", "reference"), ("again-blank", "blank"),
+                             ("again-mutant", f"mutant-{mutant.name}")):
+        assert autograded_scores(workdir, student, a) == autograded_scores(workdir, earlier, a), student
