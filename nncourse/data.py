@@ -81,15 +81,35 @@ def load_mnist(train: bool = True, root=None, download: bool = True):
     return ds.data, ds.targets
 
 
+def _read_idx(path: Path) -> np.ndarray:
+    """An MNIST "idx" file (the uncompressed one, else its .gz) as a numpy array."""
+    import gzip
+
+    raw = path.read_bytes() if path.exists() else gzip.decompress(path.with_name(path.name + ".gz").read_bytes())
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
 def load_mnist_numpy(train: bool = True, root=None, download: bool = True, dtype=np.float32):
     """MNIST as numpy arrays for the from-scratch notebooks.
 
     Returns ``X`` of shape ``(N, 784)`` (one flattened image per row, pixels scaled to
-    [0, 1], ``dtype``) and ``y`` of shape ``(N,)`` int64 labels 0-9.
+    [0, 1], ``dtype``) and ``y`` of shape ``(N,)`` int64 labels 0-9. Reads torchvision's
+    raw files directly (no torch import: seconds saved in numpy-only notebooks);
+    downloads them through :func:`load_mnist` when they are missing.
     """
-    images, labels = load_mnist(train=train, root=root, download=download)
-    X = images.numpy().reshape(len(images), -1).astype(dtype) / dtype(255)
-    return X, labels.numpy().astype(np.int64)
+    folder = data_root(root) / "MNIST" / "raw"
+    prefix = "train" if train else "t10k"
+    images_file, labels_file = folder / f"{prefix}-images-idx3-ubyte", folder / f"{prefix}-labels-idx1-ubyte"
+    try:
+        images, labels = _read_idx(images_file), _read_idx(labels_file)
+        if images.shape[1:] != (28, 28) or len(images) != len(labels):
+            raise ValueError(f"unexpected shapes {images.shape} / {labels.shape}")
+    except (OSError, ValueError, EOFError, IndexError):  # missing or damaged: torchvision's path
+        images, labels = (t.numpy() for t in load_mnist(train=train, root=root, download=download))
+    X = images.reshape(len(images), -1).astype(dtype) / dtype(255)
+    return X, labels.astype(np.int64)
 
 
 # ------------------------------------------------------------------------ CIFAR-10

@@ -122,3 +122,11 @@ def test_moons_and_spiral_follow_the_recipes():
     S, k = data.make_spiral(rng=0)
     assert S.shape == (300, 2) and np.bincount(k).tolist() == [100, 100, 100]
     assert np.abs(np.linalg.norm(S, axis=1) - np.tile(np.linspace(0, 1, 100), 3)).max() < 1e-12
+
+
+@needs_mirror
+def test_mnist_numpy_reader_matches_torchvision():
+    X, y = data.load_mnist_numpy(train=False, download=False)
+    images, labels = data.load_mnist(train=False, download=False)
+    assert np.array_equal((X * 255).round().astype(np.uint8), images.numpy().reshape(10000, -1))
+    assert np.array_equal(y, labels.numpy())

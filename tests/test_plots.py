@@ -33,3 +33,11 @@ def test_confusion_matrix_writes_every_count():
     assert texts == sorted(matrix.ravel().tolist())
     assert ax.get_xlabel() == "classe prédite" and ax.get_ylabel() == "vraie classe"
     plt.close("all")
+
+
+def test_unlabelled_grid_is_one_picture():
+    digits = np.random.default_rng(1).random((200, 28, 28)).astype(np.float32)
+    fig = show_images(digits, ncols=20, size=0.4)
+    assert len(fig.axes) == 1
+    assert fig.axes[0].images[0].get_array().shape == (10 * 29 + 1, 20 * 29 + 1)
+    plt.close("all")
