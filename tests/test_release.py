@@ -11,7 +11,7 @@ from autograder import course, release
 from autograder.submissions import answer_cells, nbgrader_meta, strip_solution_markers
 
 ASSIGNMENTS = course.assignments()
-FORBIDDEN = re.compile(r"BEGIN SOLUTION|END SOLUTION|BEGIN HIDDEN TESTS|END HIDDEN TESTS|autograder")
+FORBIDDEN = re.compile(r"BEGIN SOLUTION|END SOLUTION|BEGIN HIDDEN TESTS|END HIDDEN TESTS|\bautograder\b")
 
 
 def test_release_is_in_sync_with_source():
