@@ -211,7 +211,8 @@ def _grade_safely(workdir: Path, student: str, assignment: str, config=None, thr
     """grade_submission that never raises: a bug of ours must not cost the rest of the class."""
     try:
         if threads:  # parallel grading: share the cores between the kernels
-            with kernel_environment(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads)):
+            with kernel_environment(OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
+                                    MKL_NUM_THREADS=str(threads)):
                 return grade_submission(workdir, student, assignment, config)
         return grade_submission(workdir, student, assignment, config)
     except Exception as exc:
