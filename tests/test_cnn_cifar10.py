@@ -1,0 +1,170 @@
+"""Fast tests of notebook 06's weight-file checks (no nbgrader, no training, no dataset).
+
+Each bad file a student could hand in must give a clear French CheckFailed (zero for the
+accuracy test), never another exception; and the reference architecture of the checks
+module must match the notebook's MyCNN (the cached reference weights are loaded into it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from autograder.checks import cnn_cifar10 as chk
+from autograder.checks.cnn_cifar10_reference import ReferenceCNN
+from nncourse.checks import CheckFailed
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOK = REPO / "source" / "06_cnn_cifar10" / "cnn_cifar10.ipynb"
+
+
+def _notebook_class(grade_id: str, name: str):
+    """The class defined by an answer cell of the source notebook (solution included)."""
+    nb = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
+    cell = next(c for c in nb["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id)
+    code = "\n".join(line for line in "".join(cell["source"]).splitlines() if "### BEGIN" not in line
+                     and "### END" not in line)
+    ns = {"torch": torch, "nn": nn, "F": torch.nn.functional}
+    exec(compile(code, grade_id, "exec"), ns)  # noqa: S102 - our own notebook
+    return ns[name]
+
+
+@pytest.fixture(scope="module")
+def good_state():
+    torch.manual_seed(0)
+    return ReferenceCNN().state_dict()
+
+
+def _fails(path, match):
+    with pytest.raises(CheckFailed, match=match):
+        chk.load_weights(ReferenceCNN, path)
+
+
+def test_reference_architecture_matches_notebook(good_state):
+    MyCNN = _notebook_class("my_cnn", "MyCNN")
+    theirs = MyCNN().state_dict()
+    assert list(theirs) == list(good_state)
+    assert all(theirs[k].shape == good_state[k].shape for k in theirs)
+
+
+def test_good_file_loads(tmp_path, good_state):
+    path = tmp_path / "cnn_weights.pt"
+    torch.save(good_state, path)
+    model = chk.load_weights(ReferenceCNN, path)
+    assert torch.equal(model.classifier.weight, good_state["classifier.weight"])
+
+
+def test_channels_last_file_loads(tmp_path):
+    model = ReferenceCNN().to(memory_format=torch.channels_last)
+    path = tmp_path / "cnn_weights.pt"
+    torch.save(model.state_dict(), path)
+    chk.load_weights(ReferenceCNN, path)
+
+
+def test_missing_file(tmp_path):
+    _fails(tmp_path / "cnn_weights.pt", "absent")
+
+
+def test_corrupt_file(tmp_path):
+    path = tmp_path / "cnn_weights.pt"
+    path.write_bytes(os.urandom(3000))
+    _fails(path, "illisible|autre chose que des tenseurs")
+
+
+def test_truncated_file(tmp_path, good_state):
+    path = tmp_path / "cnn_weights.pt"
+    torch.save(good_state, path)
+    path.write_bytes(path.read_bytes()[:5000])
+    _fails(path, "illisible")
+
+
+class _Payload:
+    """An object whose unpickling would run code (os.system) if it were allowed."""
+
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /tmp/nncourse_pwned",))
+
+
+def test_pickle_with_code_is_refused(tmp_path):
+    path = tmp_path / "cnn_weights.pt"
+    torch.save({"weights": _Payload()}, path)
+    _fails(path, "weights_only")
+    assert not Path("/tmp/nncourse_pwned").exists()
+
+
+def test_plain_pickle_with_code_is_refused(tmp_path):
+    path = tmp_path / "cnn_weights.pt"
+    path.write_bytes(pickle.dumps(_Payload()))
+    with pytest.raises(CheckFailed):
+        chk.load_weights(ReferenceCNN, path)
+    assert not Path("/tmp/nncourse_pwned").exists()
+
+
+def test_whole_model_is_refused(tmp_path):
+    path = tmp_path / "cnn_weights.pt"
+    torch.save(ReferenceCNN(), path)
+    _fails(path, "weights_only|state_dict")
+
+
+def test_not_a_state_dict(tmp_path):
+    path = tmp_path / "cnn_weights.pt"
+    torch.save([torch.zeros(3)], path)
+    _fails(path, "state_dict")
+
+
+def test_wrong_dtype(tmp_path, good_state):
+    path = tmp_path / "cnn_weights.pt"
+    torch.save({k: v.double() if v.is_floating_point() else v for k, v in good_state.items()}, path)
+    _fails(path, "float64")
+
+
+def test_nan_weights(tmp_path, good_state):
+    state = {k: v.clone() for k, v in good_state.items()}
+    state["classifier.weight"][0, 0] = float("nan")
+    path = tmp_path / "cnn_weights.pt"
+    torch.save(state, path)
+    _fails(path, "NaN")
+
+
+def test_wrong_architecture(tmp_path):
+    other = nn.Sequential(nn.Flatten(), nn.Linear(3072, 10))
+    path = tmp_path / "cnn_weights.pt"
+    torch.save(other.state_dict(), path)
+    _fails(path, "ne correspondent pas")
+
+
+def test_wrong_shapes(tmp_path, good_state):
+    state = dict(good_state)
+    state["classifier.weight"] = torch.zeros(10, 64)
+    path = tmp_path / "cnn_weights.pt"
+    torch.save(state, path)
+    _fails(path, "formes différentes")
+
+
+def test_student_class_that_raises(tmp_path, good_state):
+    class Broken(nn.Module):
+        def __init__(self):
+            raise NotImplementedError()
+
+    path = tmp_path / "cnn_weights.pt"
+    torch.save(good_state, path)
+    with pytest.raises(CheckFailed, match="NotImplementedError"):
+        chk.load_weights(Broken, path)
+
+
+def test_accuracy_below_threshold_is_a_check_failure(tmp_path, good_state):
+    path = tmp_path / "cnn_weights.pt"
+    torch.save(good_state, path)
+    x_train = torch.randint(0, 256, (50, 3, 32, 32), dtype=torch.uint8)
+    x_test = torch.randint(0, 256, (40, 3, 32, 32), dtype=torch.uint8)
+    y_test = torch.randint(0, 10, (40,))
+    try:
+        chk.check_accuracy(ReferenceCNN, x_train, x_test, y_test, path=path)
+    except CheckFailed as exc:
+        assert "exactitude" in str(exc)
