@@ -6,6 +6,7 @@ that names the likely mistake when it can be recognised.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 
@@ -16,7 +17,7 @@ from nncourse.gradcheck import numerical_gradient, relative_error
 
 __all__ = ["CheckFailed", "fail", "passed", "check_close", "check_finite", "check_shape",
            "numerical_gradient", "relative_error", "new_rng", "likely_mistake", "grad_check",
-           "call_student"]
+           "call_student", "swapped_globals", "as_array"]
 
 SEED_ENV_VAR = "NNCOURSE_TEST_SEED"
 
@@ -95,3 +96,33 @@ def call_student(fn, *args, what: str = "votre fonction", **kwargs):
         raise
     except Exception as exc:  # the student's own error, shown briefly
         fail(f"{what} a levé une erreur : {type(exc).__name__}: {exc}")
+
+
+@contextlib.contextmanager
+def swapped_globals(fn, replacements: dict):
+    """While inside, the notebook names in ``replacements`` that ``fn`` may call are replaced
+    (by the reference helpers), so a mistake elsewhere does not cost points here."""
+    namespace = getattr(fn, "__globals__", None)
+    if namespace is None:
+        yield
+        return
+    saved = {n: namespace[n] for n in replacements if n in namespace}
+    try:
+        namespace.update(replacements)
+        yield
+    finally:
+        for n in replacements:
+            if n in saved:
+                namespace[n] = saved[n]
+            else:
+                namespace.pop(n, None)
+
+
+def as_array(name, value):
+    """The student's value as a float64 array, or a French failure saying what came back."""
+    if value is None:
+        fail(f"{name} : votre fonction a renvoyé None (oubli du return ?).")
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        fail(f"{name} : la valeur renvoyée n'est pas un tableau de nombres ({type(value).__name__}).")

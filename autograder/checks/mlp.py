@@ -15,13 +15,12 @@ constants below and the calibration notes next to them.
 
 from __future__ import annotations
 
-import contextlib
 
 import numpy as np
 
 from . import mlp_reference as ref
-from .common import (CheckFailed, call_student, check_close, fail, likely_mistake, new_rng,
-                     numerical_gradient, passed, relative_error)
+from .common import (as_array, call_student, check_close, fail, grad_check, likely_mistake, new_rng,
+                     numerical_gradient, passed, relative_error, swapped_globals)
 
 GRAD_TOL = 1e-6
 
@@ -51,36 +50,8 @@ TORCH_SPECS = {  # name -> (Linear sizes, number of ReLU, parameter count)
 
 
 # --------------------------------------------------------------------------- helpers
-def _arr(name, value):
-    if value is None:
-        fail(f"{name} : la méthode a renvoyé None (oubli du return ?).")
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        fail(f"{name} : la valeur renvoyée n'est pas un tableau de nombres ({type(value).__name__}).")
-
-
 def _new(cls, *args, what=None):
     return call_student(cls, *args, what=what or f"le constructeur {getattr(cls, '__name__', cls)}")
-
-
-@contextlib.contextmanager
-def _swap_globals(fn, **replacements):
-    """While inside, names of ``fn``'s module are the given objects (reference classes)."""
-    namespace = getattr(fn, "__globals__", None)
-    if namespace is None:
-        yield
-        return
-    saved = {n: namespace[n] for n in replacements if n in namespace}
-    try:
-        namespace.update(replacements)
-        yield
-    finally:
-        for n in replacements:
-            if n in saved:
-                namespace[n] = saved[n]
-            else:
-                namespace.pop(n, None)
 
 
 def _dummy(Module, rng, with_gradients=True):
@@ -142,7 +113,7 @@ def check_update_parameters(Module):
     call_student(m.update_parameters, step, what="update_parameters")
     for name in params:
         want = params[name] - step * grads[name]
-        got = _arr(f"paramètre {name!r}", m._parameters[name])
+        got = as_array(f"paramètre {name!r}", m._parameters[name])
         hint = None
         if got.shape == want.shape and np.allclose(got, params[name] + step * grads[name]):
             hint = "vous montez le long du gradient : W ← W - pas × gradient (signe -)."
@@ -158,7 +129,7 @@ def check_update_parameters(Module):
 # ----------------------------------------------------------------- A2. losses
 def _loss_values(cls, kind, y, yhat):
     loss = _new(cls)
-    return _arr(f"{cls.__name__}().forward", call_student(loss.forward, y.copy(), yhat.copy(),
+    return as_array(f"{cls.__name__}().forward", call_student(loss.forward, y.copy(), yhat.copy(),
                                                          what=f"{cls.__name__}.forward"))
 
 
@@ -183,7 +154,7 @@ def check_mse_forward(MSELoss):
 
 def _loss_backward_check(cls, name, y, yhat, ref_forward, seed, hint_extra=None):
     loss = _new(cls)
-    got = _arr(f"{name}.backward", call_student(loss.backward, y.copy(), yhat.copy(), what=f"{name}.backward"))
+    got = as_array(f"{name}.backward", call_student(loss.backward, y.copy(), yhat.copy(), what=f"{name}.backward"))
     numeric = numerical_gradient(lambda v: float(np.sum(ref_forward(y, v))), yhat.copy(), 1e-6)
     hint = likely_mistake(got, numeric, n_examples=len(y))
     if got.shape != numeric.shape:
@@ -237,7 +208,7 @@ def check_linear_forward(Linear):
                  f"(appelez self.zero_grad() après avoir créé les paramètres).")
     lin, W, b = _student_linear(Linear, rng)
     X = rng.standard_normal((int(rng.integers(4, 8)), W.shape[0]))
-    got = _arr("Linear.forward", call_student(lin.forward, X.copy(), what="Linear.forward"))
+    got = as_array("Linear.forward", call_student(lin.forward, X.copy(), what="Linear.forward"))
     want = X @ W + b
     check_close("Linear.forward", got, want, rtol=1e-9, hint=likely_mistake(got, want) or
                 "Z = X @ W + b (b ajouté à chaque ligne).")
@@ -250,7 +221,7 @@ def check_linear_gradient(Linear, which):
     X = rng.standard_normal((int(rng.integers(6, 10)), W.shape[0]))
     delta = rng.standard_normal((len(X), W.shape[1]))
     call_student(lin.backward_update_gradient, X.copy(), delta.copy(), what="Linear.backward_update_gradient")
-    got = _arr(f"gradient de {which}", lin._gradient.get(which))
+    got = as_array(f"gradient de {which}", lin._gradient.get(which))
     if which == "W":
         f = lambda v: float(np.sum(delta * (X @ v + b)))  # noqa: E731
         at = W.copy()
@@ -266,7 +237,6 @@ def check_linear_gradient(Linear, which):
                  "la somme est faite sur le mauvais axe : sommez sur les exemples (axis=0).")
     if which == "b" and got.shape == (W.shape[1],):
         got = got.reshape(1, -1)
-    from .common import grad_check
     grad_check(f"gradient de {which} (Linear.backward_update_gradient)", got, f, at, tol=GRAD_TOL,
                hint=hint, n_examples=len(X), seed=seed)
     passed(f"Linear : le gradient de {which} correspond aux différences finies (graine {seed}).")
@@ -282,7 +252,7 @@ def check_linear_accumulate(Linear):
     want = {"W": X1.T @ d1 + X2.T @ d2, "b": (d1 + d2).sum(axis=0, keepdims=True)}
     second = {"W": X2.T @ d2, "b": d2.sum(axis=0, keepdims=True)}
     for k in ("W", "b"):
-        got = _arr(f"gradient de {k}", lin._gradient.get(k)).reshape(want[k].shape)
+        got = as_array(f"gradient de {k}", lin._gradient.get(k)).reshape(want[k].shape)
         hint = None
         if np.allclose(got, second[k]):
             hint = ("le gradient est écrasé à chaque appel (=) au lieu d'être ajouté (+=) : "
@@ -291,7 +261,7 @@ def check_linear_accumulate(Linear):
     for k, v in (("W", W), ("b", b)):
         check_close(f"paramètre {k} (inchangé avant update_parameters)", lin._parameters[k], v, rtol=0, atol=0,
                     hint="la passe arrière ne doit pas modifier les paramètres : seul update_parameters le fait.")
-    got = _arr("Linear.forward", call_student(lin.forward, X1.copy(), what="Linear.forward"))
+    got = as_array("Linear.forward", call_student(lin.forward, X1.copy(), what="Linear.forward"))
     check_close("Linear.forward après les passes arrière", got, X1 @ W + b, rtol=1e-9)
     passed(f"Linear : les gradients s'accumulent sur deux passes, les paramètres ne bougent pas (graine {seed}).")
 
@@ -301,9 +271,8 @@ def check_linear_backward_delta(Linear):
     lin, W, b = _student_linear(Linear, rng)
     X = rng.standard_normal((int(rng.integers(6, 10)), W.shape[0]))
     delta = rng.standard_normal((len(X), W.shape[1]))
-    got = _arr("Linear.backward_delta", call_student(lin.backward_delta, X.copy(), delta.copy(),
+    got = as_array("Linear.backward_delta", call_student(lin.backward_delta, X.copy(), delta.copy(),
                                                      what="Linear.backward_delta"))
-    from .common import grad_check
     grad_check("Linear.backward_delta", got, lambda v: float(np.sum(delta * (v @ W + b))), X.copy(),
                tol=GRAD_TOL, hint="∂L/∂X = δ Wᵀ, de forme (batch, input).", seed=seed)
     for k, v in (("W", W), ("b", b)):
@@ -335,7 +304,7 @@ def check_activation_forward(cls, kind):
         X[0, 0] += 5.0
     module = _new(cls)
     with np.errstate(all="ignore"):
-        got = _arr(f"{cls.__name__}.forward", call_student(module.forward, X.copy(), what=f"{cls.__name__}.forward"))
+        got = as_array(f"{cls.__name__}.forward", call_student(module.forward, X.copy(), what=f"{cls.__name__}.forward"))
     want = _ACT[kind]().forward(X)
     hint = _ACT_HINTS[kind][0]
     if got.shape == want.shape and not np.all(np.isfinite(got)):
@@ -355,10 +324,9 @@ def check_activation_backward(cls, kind):
     delta = rng.standard_normal((n, d))
     module = _new(cls)
     call_student(module.forward, X.copy(), what=f"{cls.__name__}.forward")
-    got = _arr(f"{cls.__name__}.backward_delta", call_student(module.backward_delta, X.copy(), delta.copy(),
+    got = as_array(f"{cls.__name__}.backward_delta", call_student(module.backward_delta, X.copy(), delta.copy(),
                                                               what=f"{cls.__name__}.backward_delta"))
     f_ref = _ACT[kind]().forward
-    from .common import grad_check
     grad_check(f"{cls.__name__}.backward_delta", got, lambda v: float(np.sum(delta * f_ref(v))), X.copy(),
                tol=GRAD_TOL, hint=_ACT_HINTS[kind][1], seed=seed)
     passed(f"{cls.__name__}.backward_delta correspond aux différences finies (graine {seed}).")
@@ -389,11 +357,11 @@ def check_sequentiel_forward(Sequentiel):
     mods = _ref_stack(rng)
     net = _new(Sequentiel, *mods)
     X = rng.standard_normal((int(rng.integers(5, 9)), 3))
-    got = _arr("Sequentiel.forward", call_student(net.forward, X.copy(), what="Sequentiel.forward"))
+    got = as_array("Sequentiel.forward", call_student(net.forward, X.copy(), what="Sequentiel.forward"))
     check_close("Sequentiel.forward", got, _chain(mods, X), rtol=1e-9,
                 hint="appliquez les modules dans l'ordre, la sortie de l'un étant l'entrée du suivant.")
     X2 = rng.standard_normal((3, 3))
-    got = _arr("Sequentiel.forward", call_student(net.forward, X2.copy(), what="Sequentiel.forward"))
+    got = as_array("Sequentiel.forward", call_student(net.forward, X2.copy(), what="Sequentiel.forward"))
     check_close("Sequentiel.forward (second appel)", got, _chain(mods, X2), rtol=1e-9)
     passed(f"Sequentiel.forward est égal au chaînage à la main (graine {seed}).")
 
@@ -428,9 +396,8 @@ def check_sequentiel_backward(Sequentiel):
     for li, lin in enumerate(linears):
         lin.zero_grad()
     call_student(net.forward, X.copy(), what="Sequentiel.forward")
-    got = _arr("Sequentiel.backward_delta", call_student(net.backward_delta, X.copy(), delta.copy(),
+    got = as_array("Sequentiel.backward_delta", call_student(net.backward_delta, X.copy(), delta.copy(),
                                                          what="Sequentiel.backward_delta"))
-    from .common import grad_check
     grad_check("Sequentiel.backward_delta", got, lambda v: float(np.sum(delta * _chain(mods, v))), X.copy(),
                tol=1e-5, hint="les deltas se propagent du dernier module au premier, chacun avec son entrée.",
                seed=seed)
@@ -524,7 +491,7 @@ def check_sgd(SGD):
     Y = X @ W + 0.5
     net = ref.Sequentiel(ref.Linear(3, 2, rng=1))
     _SpyOptim.batches = []
-    with _swap_globals(SGD, Optim=_SpyOptim):
+    with swapped_globals(SGD, {"Optim": _SpyOptim}):
         out = call_student(SGD, net, ref.MSELoss(), X.copy(), Y.copy(), batch, n_epochs, 1e-6,
                            rng=int(rng.integers(2**31)), what="SGD")
     batches = list(_SpyOptim.batches)
@@ -546,15 +513,15 @@ def check_sgd(SGD):
     if np.array_equal(orders[0], np.arange(n)) or all(np.array_equal(orders[0], o) for o in orders[1:]):
         fail("SGD ne mélange pas les exemples à chaque époque (même ordre à chaque époque).",
              "tirez une nouvelle permutation rng.permutation(len(X)) au début de chaque époque.")
-    values = _arr("valeur renvoyée par SGD", out).ravel()
+    values = as_array("valeur renvoyée par SGD", out).ravel()
     if values.size != n_epochs:
         fail(f"SGD doit renvoyer une liste de {n_epochs} coûts moyens (un par époque), reçu {values.size} valeurs.")
     # Real training with the student's SGD and reference optimisation: the loss must drop.
     net = ref.Sequentiel(ref.Linear(3, 2, rng=2))
     Xs = rng.standard_normal((200, 3))
     Ys = Xs @ rng.standard_normal((3, 2)) + 0.3
-    with _swap_globals(SGD, Optim=ref.Optim):
-        losses = _arr("SGD", call_student(SGD, net, ref.MSELoss(), Xs, Ys, 20, 5, 0.05 / 20, rng=3, what="SGD")).ravel()
+    with swapped_globals(SGD, {"Optim": ref.Optim}):
+        losses = as_array("SGD", call_student(SGD, net, ref.MSELoss(), Xs, Ys, 20, 5, 0.05 / 20, rng=3, what="SGD")).ravel()
     first = float(np.mean(ref.MSELoss().forward(Ys, ref.Linear(3, 2, rng=2).forward(Xs))))
     if not (losses[-1] < 0.2 * first and np.isclose(losses[0], losses[0])):
         fail(f"avec SGD, la régression linéaire n'apprend pas (coût moyen {first:.3g} au départ, "
@@ -602,7 +569,7 @@ def check_bce_backward(BCELoss):
     yhat2 = yhat.copy()
     yhat2[0, 0], yhat2[1, 0] = 0.0, 1.0
     with np.errstate(all="ignore"):
-        got = _arr("BCELoss.backward", call_student(loss.backward, y.copy(), yhat2, what="BCELoss.backward"))
+        got = as_array("BCELoss.backward", call_student(loss.backward, y.copy(), yhat2, what="BCELoss.backward"))
     if not np.all(np.isfinite(got)):
         fail("BCELoss.backward donne inf ou nan quand ŷ vaut exactement 0 ou 1.",
              "bornez ŷ avant de diviser, par exemple np.clip(yhat, 1e-12, 1 - 1e-12).")
@@ -639,7 +606,7 @@ def check_regression(train_regression):
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         fail("train_regression doit renvoyer le couple (module, pertes).")
     module, losses = out
-    losses = _arr("pertes", losses).ravel()
+    losses = as_array("pertes", losses).ravel()
     if losses.size != 300:
         fail(f"{losses.size} pertes pour 300 itérations.")
     if not losses[-1] < losses[0]:
@@ -676,7 +643,7 @@ def check_binary(build_binary_net, SGD=None, BCELoss=None):
         chain[i]._parameters = {k: np.array(v, dtype=float) for k, v in mods[i]._parameters.items()}
     X = rng.standard_normal((9, 2))
     with np.errstate(all="ignore"):
-        got = _arr("sortie du réseau", call_student(net.forward, X.copy(), what="build_binary_net(...).forward"))
+        got = as_array("sortie du réseau", call_student(net.forward, X.copy(), what="build_binary_net(...).forward"))
     check_close("sortie du réseau", got, _chain(chain, X), rtol=1e-7,
                 hint="Linear(2, hidden) → TanH → Linear(hidden, 1) → Sigmoide, dans cet ordre.")
     passed(f"build_binary_net({hidden}) : architecture et sortie correctes (graine {seed}).")
@@ -684,7 +651,7 @@ def check_binary(build_binary_net, SGD=None, BCELoss=None):
 
 def check_mnist(net, X_test, y_test):
     with np.errstate(all="ignore"):
-        pred = np.concatenate([_arr("sortie", call_student(net.forward, X_test[i:i + 2000], what="mnist_net.forward"))
+        pred = np.concatenate([as_array("sortie", call_student(net.forward, X_test[i:i + 2000], what="mnist_net.forward"))
                                .argmax(axis=1) for i in range(0, len(X_test), 2000)])
     acc = float(np.mean(pred == np.asarray(y_test)))
     if not acc >= MNIST_MIN_ACCURACY:
@@ -702,13 +669,13 @@ def check_autoencoder(build_autoencoder):
         fail("build_autoencoder doit renvoyer le triplet (encodeur, décodeur, autoencodeur).")
     enc, dec, ae = out
     X = rng.random((5, 784))
-    code = _arr("code", call_student(enc.forward, X, what="encodeur.forward"))
+    code = as_array("code", call_student(enc.forward, X, what="encodeur.forward"))
     if code.shape != (5, latent) or np.any(np.abs(code) > 1):
         fail(f"le code a la forme {code.shape}, attendu (5, {latent}), valeurs dans [-1, 1] (TanH final).")
-    rec = _arr("reconstruction", call_student(ae.forward, X, what="autoencodeur.forward"))
+    rec = as_array("reconstruction", call_student(ae.forward, X, what="autoencodeur.forward"))
     if rec.shape != (5, 784) or np.any(rec < 0) or np.any(rec > 1):
         fail(f"la reconstruction a la forme {rec.shape}, attendu (5, 784), valeurs dans [0, 1] (Sigmoide finale).")
-    check_close("décodeur(encodeur(X))", _arr("décodeur", dec.forward(code)), rec, rtol=1e-9,
+    check_close("décodeur(encodeur(X))", as_array("décodeur", dec.forward(code)), rec, rtol=1e-9,
                 hint="l'autoencodeur doit enchaîner l'encodeur puis le décodeur (les mêmes objets).")
     passed(f"auto-encodeur : code de dimension {latent}, reconstruction dans [0, 1] (graine {seed}).")
 

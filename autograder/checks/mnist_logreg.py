@@ -13,12 +13,11 @@ Calibration of the two accuracy thresholds::
 
 from __future__ import annotations
 
-import contextlib
 
 import numpy as np
 
 from .common import (CheckFailed, call_student, check_close, fail, grad_check, likely_mistake,
-                     new_rng, passed)
+                     new_rng, passed, swapped_globals)
 
 __all__ = ["CheckFailed", "check_one_hot", "check_softmax", "check_forward", "check_cross_entropy",
            "check_grad_W", "check_grad_b", "check_accuracy", "check_train", "check_final_accuracy",
@@ -105,21 +104,9 @@ REFERENCE_HELPERS = {
 }
 
 
-@contextlib.contextmanager
 def reference_helpers(fn, names):
     """While inside, the notebook functions ``names`` that ``fn`` may call are the reference ones."""
-    namespace = getattr(fn, "__globals__", None)
-    if namespace is None:
-        yield
-        return
-    saved = {n: namespace[n] for n in names if n in namespace}
-    try:
-        for n in names:
-            if n in saved:
-                namespace[n] = REFERENCE_HELPERS[n]
-        yield
-    finally:
-        namespace.update(saved)
+    return swapped_globals(fn, {n: REFERENCE_HELPERS[n] for n in names})
 
 
 _MNIST = {}

@@ -10,13 +10,12 @@ while it runs (:func:`reference_helpers`), so a mistake costs points where it is
 
 from __future__ import annotations
 
-import contextlib
 
 import numpy as np
 
 from . import two_layer_reference as ref
-from .common import (CheckFailed, call_student, check_close, fail, likely_mistake, new_rng,
-                     numerical_gradient, passed, relative_error)
+from .common import (CheckFailed, as_array, call_student, check_close, fail, likely_mistake, new_rng,
+                     numerical_gradient, passed, relative_error, swapped_globals)
 
 __all__ = ["CheckFailed", "check_err", "check_gradient_step", "check_backprop_f1",
            "check_backprop_f2", "check_numerical_gradient", "check_forward", "check_bce_loss",
@@ -66,30 +65,9 @@ REFERENCE_HELPERS = {
 }
 
 
-@contextlib.contextmanager
 def reference_helpers(fn, names):
     """While inside, the notebook functions ``names`` that ``fn`` may call are the reference ones."""
-    namespace = getattr(fn, "__globals__", None)
-    if namespace is None:
-        yield
-        return
-    saved = {n: namespace[n] for n in names if n in namespace}
-    try:
-        for n in names:
-            if n in saved:
-                namespace[n] = REFERENCE_HELPERS[n]
-        yield
-    finally:
-        namespace.update(saved)
-
-
-def _as_array(name, value):
-    if value is None:
-        fail(f"{name} : votre fonction a renvoyé None (oubli du return ?).")
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        fail(f"{name} : la valeur renvoyée n'est pas un tableau de nombres ({type(value).__name__}).")
+    return swapped_globals(fn, {n: REFERENCE_HELPERS[n] for n in names})
 
 
 def _random_problem(rng, M=None, d=None):
@@ -158,7 +136,7 @@ def _check_hand(fname, f_forward, f_backward, ref_f, ref_forward, rng, seed):
             fail(f"{fname}_forward doit renvoyer le triplet (y0, y1, f) ; reçu {out!r}.")
         for label, got, want in zip(("y0", "y1", "f"), out, ref_forward(x0, x1)):
             check_close(f"{fname}_forward({x0:.3f}, {x1:.3f}) : {label}", got, want, rtol=1e-9)
-        got = _as_array(f"{fname}_backward", call_student(f_backward, x0, x1, what=f"{fname}_backward"))
+        got = as_array(f"{fname}_backward", call_student(f_backward, x0, x1, what=f"{fname}_backward"))
         point = np.array([x0, x1])
         numeric = numerical_gradient(ref_f, point.copy(), 1e-6)
         if got.shape != (2,):
@@ -211,7 +189,7 @@ def check_numerical_gradient(student_numerical_gradient):
     if not np.allclose(x, x_before, rtol=0, atol=1e-12):
         fail("numerical_gradient modifie le tableau x qu'on lui passe : après l'appel, x n'a plus "
              "sa valeur de départ.", "remettez chaque coordonnée à sa valeur initiale après les deux évaluations.")
-    got = _as_array("numerical_gradient", got)
+    got = as_array("numerical_gradient", got)
     if got.shape != x.shape:
         fail(f"numerical_gradient renvoie la forme {got.shape}, attendu {x.shape} (celle de x).")
     centered = np.zeros_like(x)
@@ -292,7 +270,7 @@ def _derivative_verdict(name, g, X, y, params, cache, activation, seed):
     if name not in g:
         fail(f"le dictionnaire renvoyé par backward n'a pas de clé {name!r} "
              f"(clés attendues : {', '.join(ref.DERIVATIVES)}).")
-    got = _as_array(f"{label} (clé {name!r})", g[name])
+    got = as_array(f"{label} (clé {name!r})", g[name])
     at = np.array(cache[name] if name in cache else params[name], dtype=np.float64, copy=True)
     numeric = numerical_gradient(lambda v: ref.loss_from(name, v, X, y, params, activation), at, 1e-6)
     if got.shape == numeric.shape and relative_error(got, numeric) < GRAD_TOL:
@@ -351,7 +329,7 @@ def check_predict(predict, accuracy):
     X, y, params = _random_problem(rng, M=40)
     params["b2"] = params["b2"] * 0.1
     with reference_helpers(predict, ["forward", "sigmoid"]):
-        got = _as_array("predict", call_student(predict, X.copy(), _copy(params), what="predict"))
+        got = as_array("predict", call_student(predict, X.copy(), _copy(params), what="predict"))
     want = ref.predict(X, params)
     if got.size != want.size:
         fail(f"predict renvoie {got.size} valeurs pour {want.size} points.")

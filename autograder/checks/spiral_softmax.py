@@ -13,14 +13,13 @@ Calibration of the graded trainings: ``python -m autograder.checks.spiral_softma
 
 from __future__ import annotations
 
-import contextlib
 import copy
 
 import numpy as np
 
 from . import spiral_softmax_reference as ref
-from .common import (CheckFailed, call_student, check_close, fail, grad_check, likely_mistake,
-                     new_rng, numerical_gradient, passed, relative_error)
+from .common import (CheckFailed, as_array, call_student, check_close, fail, grad_check, likely_mistake,
+                     new_rng, passed, swapped_globals)
 
 __all__ = ["CheckFailed", "check_softmax", "check_one_hot", "check_cross_entropy",
            "check_cross_entropy_grad", "check_hinge_loss", "check_hinge_grad", "check_forward",
@@ -53,34 +52,13 @@ REFERENCE_HELPERS = {
 }
 
 
-@contextlib.contextmanager
 def reference_helpers(fn, names):
     """While inside, the notebook functions ``names`` that ``fn`` may call are the reference ones."""
-    namespace = getattr(fn, "__globals__", None)
-    if namespace is None:
-        yield
-        return
-    saved = {n: namespace[n] for n in names if n in namespace}
-    try:
-        for n in names:
-            if n in saved:
-                namespace[n] = REFERENCE_HELPERS[n]
-        yield
-    finally:
-        namespace.update(saved)
-
-
-def _as_array(name, value):
-    if value is None:
-        fail(f"{name} : votre fonction a renvoyé None (oubli du return ?).")
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        fail(f"{name} : la valeur renvoyée n'est pas un tableau de nombres ({type(value).__name__}).")
+    return swapped_globals(fn, {n: REFERENCE_HELPERS[n] for n in names})
 
 
 def _scalar(name, value):
-    arr = _as_array(name, value)
+    arr = as_array(name, value)
     if arr.size != 1:
         fail(f"{name} doit renvoyer un nombre (la moyenne sur les exemples), reçu un tableau de forme "
              f"{arr.shape}.", "faites la moyenne sur les N exemples (et la somme sur les classes).")
@@ -103,7 +81,7 @@ def check_softmax(softmax):
     rng, seed = new_rng()
     S, _ = _random_scores(rng)
     N, K = S.shape
-    got = _as_array("softmax(S)", call_student(softmax, S.copy(), what="softmax"))
+    got = as_array("softmax(S)", call_student(softmax, S.copy(), what="softmax"))
     want = ref.softmax(S)
     hint = None
     if got.shape == want.shape and np.all(np.isfinite(got)):
@@ -119,7 +97,7 @@ def check_softmax(softmax):
     offsets[0, 0], offsets[1, 0] = 1000.0, -1000.0
     big = S + offsets
     with np.errstate(all="ignore"):
-        got = _as_array("softmax(S + décalage)", call_student(softmax, big.copy(), what="softmax"))
+        got = as_array("softmax(S + décalage)", call_student(softmax, big.copy(), what="softmax"))
     if got.shape != want.shape or not np.all(np.isfinite(got)):
         fail(f"softmax déborde pour des scores de l'ordre de ±1000 (valeurs infinies ou NaN, graine {seed}).",
              "exp(1000) vaut +inf et exp(-1000) vaut 0 : soustrayez à chaque LIGNE son maximum "
@@ -136,7 +114,7 @@ def check_one_hot(one_hot):
     K = int(rng.integers(3, 7))
     N = int(rng.integers(K + 2, K + 8))
     y = rng.integers(0, K, size=N)
-    got = _as_array("one_hot(y, K)", call_student(one_hot, y.copy(), K, what="one_hot"))
+    got = as_array("one_hot(y, K)", call_student(one_hot, y.copy(), K, what="one_hot"))
     want = ref.one_hot(y, K)
     hint = None
     if got.shape == want.shape[::-1]:
@@ -182,7 +160,7 @@ def check_cross_entropy_grad(cross_entropy_grad):
     S, y = _random_scores(rng)
     N = S.shape[0]
     with reference_helpers(cross_entropy_grad, ["softmax", "one_hot"]):
-        got = _as_array("cross_entropy_grad",
+        got = as_array("cross_entropy_grad",
                         call_student(cross_entropy_grad, S.copy(), y.copy(), what="cross_entropy_grad"))
     at = S.copy()
     grad_check("∂L/∂S (entropie croisée)", got, lambda v: ref.cross_entropy(v, y), at, tol=GRAD_TOL,
@@ -227,7 +205,7 @@ def check_hinge_grad(hinge_grad):
     rng, seed = new_rng()
     S, y, delta = _hinge_problem(rng)
     N = S.shape[0]
-    got = _as_array("hinge_grad", call_student(hinge_grad, S.copy(), y.copy(), delta, what="hinge_grad"))
+    got = as_array("hinge_grad", call_student(hinge_grad, S.copy(), y.copy(), delta, what="hinge_grad"))
     want = ref.hinge_grad(S, y, delta)
     hint = None
     if got.shape == want.shape:
@@ -299,7 +277,7 @@ def _student_grads(backward, X, y, params, cache, activation):
 def _check_param_grad(name, g, X, y, params, activation, seed):
     if name not in g:
         fail(f"le dictionnaire renvoyé par backward n'a pas de clé {name!r} (clés attendues : W1, b1, W2, b2).")
-    got = _as_array(f"∂L/∂{name}", g[name])
+    got = as_array(f"∂L/∂{name}", g[name])
     want_shape = params[name].shape
     hint = None
     if name.startswith("b") and got.shape != want_shape:
@@ -343,7 +321,7 @@ def check_predict(predict):
     rng, seed = new_rng()
     X, y, params = _random_problem(rng)
     with reference_helpers(predict, ["forward", "softmax", "relu"]):
-        got = _as_array("predict", call_student(predict, X.copy(), _copy(params), "tanh", what="predict"))
+        got = as_array("predict", call_student(predict, X.copy(), _copy(params), "tanh", what="predict"))
     want = ref.predict(X, params, "tanh")
     if got.shape != want.shape:
         fail(f"predict renvoie la forme {got.shape}, attendu {want.shape} (une classe par exemple).",
@@ -429,7 +407,7 @@ def check_spiral_net(SpiralNet):
     X = rng.standard_normal((11, 2))
     with torch.no_grad():
         out = call_student(model, torch.tensor(X, dtype=torch.float32), what="SpiralNet.forward")
-    got = _as_array("SpiralNet(X)", out.detach().double().numpy() if isinstance(out, torch.Tensor) else out)
+    got = as_array("SpiralNet(X)", out.detach().double().numpy() if isinstance(out, torch.Tensor) else out)
     want = np.maximum(X @ p["W1"].T + p["b1"], 0) @ p["W2"].T + p["b2"]
     hint = None
     if got.shape == want.shape:
