@@ -17,7 +17,7 @@ from nncourse.gradcheck import numerical_gradient, relative_error
 
 __all__ = ["CheckFailed", "fail", "passed", "check_close", "check_finite", "check_shape",
            "numerical_gradient", "relative_error", "new_rng", "likely_mistake", "grad_check",
-           "call_student", "swapped_globals", "as_array"]
+           "call_student", "swapped_globals", "as_array", "trained_parameters"]
 
 SEED_ENV_VAR = "NNCOURSE_TEST_SEED"
 
@@ -126,3 +126,24 @@ def as_array(name, value):
         return np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         fail(f"{name} : la valeur renvoyée n'est pas un tableau de nombres ({type(value).__name__}).")
+
+
+def trained_parameters(out, shapes: dict, n_iter: int, seed: int):
+    """Check what a student's ``train`` returned, ``(params, losses)`` with one loss every 100
+    iterations that went down; return the parameters as float64 arrays."""
+    if not isinstance(out, (tuple, list)) or len(out) != 2 or not isinstance(out[0], dict):
+        fail("train doit renvoyer le couple (params, losses).")
+    params, losses = out
+    for name, shape in shapes.items():
+        if name not in params:
+            fail(f"les paramètres renvoyés par train n'ont pas de clé {name!r}.")
+        if np.shape(params[name]) != shape:
+            fail(f"params[{name!r}] a la forme {np.shape(params[name])}, attendu {shape}.")
+    losses = np.asarray(losses, dtype=np.float64).ravel()
+    if losses.size != n_iter // 100:
+        fail(f"train a enregistré {losses.size} valeurs de la perte pour {n_iter} itérations, "
+             f"attendu {n_iter // 100} (une toutes les 100 itérations, à t = 0, 100, 200, ...).")
+    if not (np.all(np.isfinite(losses)) and losses[-1] < losses[0]):
+        fail(f"la perte n'a pas diminué pendant l'entraînement ({losses[0]:.3g} → {losses[-1]:.3g}, "
+             f"graine {seed}).", "la mise à jour est θ ← θ - pas·∂L/∂θ (signe -), pour W1, b1, W2 et b2.")
+    return {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import two_layer_reference as ref
 from .common import (CheckFailed, as_array, call_student, check_close, fail, likely_mistake, new_rng,
-                     numerical_gradient, passed, relative_error, swapped_globals)
+                     numerical_gradient, passed, relative_error, swapped_globals, trained_parameters)
 
 __all__ = ["CheckFailed", "check_err", "check_gradient_step", "check_backprop_f1",
            "check_backprop_f2", "check_numerical_gradient", "check_forward", "check_bce_loss",
@@ -360,24 +360,9 @@ def check_train(train, n_iter=TRAIN_ITERATIONS):
         with np.errstate(all="ignore"):
             out = call_student(train, X.copy(), y.copy(), d=10, lr=0.01, n_iter=n_iter,
                                activation="tanh", rng=rng, what="train")
-    if not isinstance(out, (tuple, list)) or len(out) != 2 or not isinstance(out[0], dict):
-        fail("train doit renvoyer le couple (params, losses).")
-    params, losses = out
-    for name, shape in (("W1", (10, 2)), ("b1", (10, 1)), ("W2", (1, 10)), ("b2", (1, 1))):
-        if name not in params:
-            fail(f"les paramètres renvoyés par train n'ont pas de clé {name!r}.")
-        if np.shape(params[name]) != shape:
-            fail(f"params[{name!r}] a la forme {np.shape(params[name])}, attendu {shape}.")
-    losses = np.asarray(losses, dtype=np.float64).ravel()
-    if losses.size != n_iter // 100:
-        fail(f"train a enregistré {losses.size} valeurs de la perte pour {n_iter} itérations, "
-             f"attendu {n_iter // 100} (une toutes les 100 itérations, à t = 0, 100, 200, ...).")
-    p = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+    p = trained_parameters(out, {"W1": (10, 2), "b1": (10, 1), "W2": (1, 10), "b2": (1, 1)}, n_iter, seed)
     acc = ref.accuracy(p, X, y)
     acc_h = ref.accuracy(p, Xh, yh)
-    if not (np.all(np.isfinite(losses)) and losses[-1] < losses[0]):
-        fail(f"la perte n'a pas diminué pendant l'entraînement ({losses[0]:.3g} → {losses[-1]:.3g}, "
-             f"graine {seed}).", "la mise à jour est θ ← θ - pas·∂L/∂θ (signe -), pour W1, b1, W2 et b2.")
     if acc < TRAIN_MIN_ACCURACY or acc_h < HELDOUT_MIN_ACCURACY:
         fail(f"après {n_iter} itérations (d=10, pas 0.01), précision {acc:.1%} sur l'apprentissage "
              f"et {acc_h:.1%} sur de nouvelles données ; attendu au moins {TRAIN_MIN_ACCURACY:.0%} et "

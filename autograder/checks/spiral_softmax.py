@@ -19,7 +19,7 @@ import numpy as np
 
 from . import spiral_softmax_reference as ref
 from .common import (CheckFailed, as_array, call_student, check_close, fail, grad_check, likely_mistake,
-                     new_rng, passed, swapped_globals)
+                     new_rng, passed, swapped_globals, trained_parameters)
 
 __all__ = ["CheckFailed", "check_softmax", "check_one_hot", "check_cross_entropy",
            "check_cross_entropy_grad", "check_hinge_loss", "check_hinge_grad", "check_forward",
@@ -343,23 +343,9 @@ def check_train(train, n_iter=TRAIN_ITERATIONS):
         with np.errstate(all="ignore"):
             out = call_student(train, X.copy(), y.copy(), d=TRAIN_D, lr=TRAIN_LR, n_iter=n_iter,
                                activation="tanh", rng=rng, what="train")
-    if not isinstance(out, (tuple, list)) or len(out) != 2 or not isinstance(out[0], dict):
-        fail("train doit renvoyer le couple (params, losses).")
-    params, losses = out
-    for name, shape in (("W1", (2, TRAIN_D)), ("b1", (1, TRAIN_D)), ("W2", (TRAIN_D, 3)), ("b2", (1, 3))):
-        if name not in params:
-            fail(f"les paramètres renvoyés par train n'ont pas de clé {name!r}.")
-        if np.shape(params[name]) != shape:
-            fail(f"params[{name!r}] a la forme {np.shape(params[name])}, attendu {shape}.")
-    losses = np.asarray(losses, dtype=np.float64).ravel()
-    if losses.size != n_iter // 100:
-        fail(f"train a enregistré {losses.size} valeurs de la perte pour {n_iter} itérations, attendu "
-             f"{n_iter // 100} (une toutes les 100 itérations, à t = 0, 100, 200, ...).")
-    p = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+    shapes = {"W1": (2, TRAIN_D), "b1": (1, TRAIN_D), "W2": (TRAIN_D, 3), "b2": (1, 3)}
+    p = trained_parameters(out, shapes, n_iter, seed)
     acc = ref.accuracy(p, X, y, "tanh")
-    if not (np.all(np.isfinite(losses)) and losses[-1] < losses[0]):
-        fail(f"la perte n'a pas diminué pendant l'entraînement ({losses[0]:.3g} → {losses[-1]:.3g}, graine {seed}).",
-             "la mise à jour est θ ← θ - pas·∂L/∂θ (signe -), pour W1, b1, W2 et b2.")
     if acc < TRAIN_MIN_ACCURACY:
         fail(f"après {n_iter} itérations (d={TRAIN_D}, pas {TRAIN_LR}, tanh), précision d'apprentissage "
              f"{acc:.1%} ; attendu au moins {TRAIN_MIN_ACCURACY:.0%} (graine {seed}).",
