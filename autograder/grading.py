@@ -135,26 +135,22 @@ def _timeouts(autograded: Path) -> list:
 def _last_error(result: dict) -> str:
     """One line saying why nbgrader could not grade a notebook."""
     text = (result.get("error") or "") + "\n" + (result.get("log") or "")
-    if "DeadKernelError" in text or "Kernel died" in text:
-        return "the kernel died while running the notebook (crash, os._exit or out of memory)"
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     errors = [ln for ln in lines if ln.startswith("[ERROR]") or "Error" in ln]
     return (errors[-1] if errors else (lines[-1] if lines else "unknown error"))[:300]
 
 
-def grade_submission(workdir: Path, student: str, assignment: str, config=None) -> Outcome:
-    """Autograde one submission in a scratch folder; copy the result back to ``workdir``."""
-    outcome = Outcome(student, assignment)
-    t0 = time.monotonic()
+def _kernel_died(result: dict) -> bool:
+    text = (result.get("error") or "") + "\n" + (result.get("log") or "")
+    return "DeadKernelError" in text or "Kernel died" in text
+
+
+def _run_nbgrader(workdir: Path, student: str, assignment: str, config) -> dict:
+    """One ``nbgrader autograde`` of one submission in a fresh scratch folder; its
+    autograded copy (if any) replaces the one in ``workdir``. Returns nbgrader's result."""
     submitted = workdir / "submitted" / student / assignment
     scratch = Path(tempfile.mkdtemp(prefix="nncourse-grade-"))
     try:
-        ok = True
-        for name in course.notebook_names(assignment, workdir):
-            release_nb = nbformat.read(str(workdir / "release" / assignment / f"{name}.ipynb"), as_version=4)
-            ok &= preflight(submitted / f"{name}.ipynb", release_nb, outcome) is not None
-        if not ok:
-            return outcome
         shutil.copytree(submitted, scratch / "submitted" / student / assignment)
         files = scratch / "assignment_files" / assignment  # non-notebook files of the source
         shutil.copytree(workdir / "source" / assignment, files,
@@ -169,14 +165,44 @@ def grade_submission(workdir: Path, student: str, assignment: str, config=None) 
             if dest.exists():
                 shutil.rmtree(dest)
             shutil.copytree(graded, dest)
+        return result
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def grade_submission(workdir: Path, student: str, assignment: str, config=None) -> Outcome:
+    """Autograde one submission in a scratch folder; copy the result back to ``workdir``.
+
+    A kernel that dies is given one more try: kernels started side by side can lose a
+    race for their ports and die at start-up, which says nothing about the student's
+    code. A notebook that kills its kernel twice is an error.
+    """
+    outcome = Outcome(student, assignment)
+    t0 = time.monotonic()
+    submitted = workdir / "submitted" / student / assignment
+    try:
+        ok = True
+        for name in course.notebook_names(assignment, workdir):
+            release_nb = nbformat.read(str(workdir / "release" / assignment / f"{name}.ipynb"), as_version=4)
+            ok &= preflight(submitted / f"{name}.ipynb", release_nb, outcome) is not None
+        if not ok:
+            return outcome
+        result = _run_nbgrader(workdir, student, assignment, config)
+        if not result["success"] and _kernel_died(result):
+            result = _run_nbgrader(workdir, student, assignment, config)
+            if result["success"]:
+                outcome.notes.append("the kernel died on the first try; graded again")
+            elif _kernel_died(result):
+                outcome.error("grading failed: the kernel died twice while running the notebook "
+                              "(crash, os._exit or out of memory)")
+                return outcome
         if not result["success"]:
             outcome.error(f"grading failed: {_last_error(result)}")
             return outcome
-        for t in _timeouts(graded):
+        for t in _timeouts(workdir / "autograded" / student / assignment):
             outcome.warn(f"cell {t['cell']} stopped after {t['seconds']} s ({t['limit']} time limit)")
         return outcome
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
         outcome.seconds = round(time.monotonic() - t0, 1)
         outcome.finish()
 
