@@ -42,12 +42,17 @@ def load_config(**overrides) -> Config:
     return cfg
 
 
+def db_url(db: Path) -> str:
+    """SQLAlchemy URL of a gradebook file. Parallel graders share one SQLite gradebook:
+    a writer waits for the lock (up to DB_BUSY_TIMEOUT) instead of failing."""
+    return f"sqlite:///{db.resolve()}?timeout={DB_BUSY_TIMEOUT}"
+
+
 def api(root: Path, db: Path | None = None, config: Config | None = None, **coursedir) -> NbGraderAPI:
     """An nbgrader API on the course root ``root`` (gradebook ``db``, default root/gradebook.db)."""
     cfg = Config(config or load_config())
     cfg.CourseDirectory.root = str(root)
-    # Parallel graders share one SQLite gradebook: a writer waits for the lock instead of failing.
-    cfg.CourseDirectory.db_url = f"sqlite:///{(db or root / 'gradebook.db').resolve()}?timeout={DB_BUSY_TIMEOUT}"
+    cfg.CourseDirectory.db_url = db_url(db or root / "gradebook.db")
     cfg.Exchange.root = str(root / "exchange")  # unused here; keeps nbgrader from probing /usr/local
     for key, value in coursedir.items():
         setattr(cfg.CourseDirectory, key, value)

@@ -17,6 +17,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import ExportPlugin
 from traitlets import Unicode
 
+from . import course
 from .grading import REPORT_FILE, load_report
 
 FIXED_COLUMNS = ["assignment", "student_id", "status", "reason", "score", "max_score",
@@ -98,7 +99,7 @@ def write_csv(path: Path, rows: list[dict], cells_by_assignment: dict) -> None:
 def export(workdir: Path, to: Path | None = None) -> tuple[Path, list[dict], dict]:
     """Write ``grades.csv`` for a course folder; return its path, the rows and the cells."""
     to = to or workdir / "grades.csv"
-    with Gradebook(f"sqlite:///{(workdir / 'gradebook.db').resolve()}") as gb:
+    with Gradebook(course.db_url(workdir / "gradebook.db")) as gb:
         rows, cells = collect_rows(gb, load_report(workdir))
     write_csv(to, rows, cells)
     return to, rows, cells

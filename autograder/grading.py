@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -27,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
+from nbgrader.api import Gradebook
 from tqdm.auto import tqdm
 
 from . import course
@@ -132,12 +134,17 @@ def _timeouts(autograded: Path) -> list:
     return found
 
 
+_EXCEPTION_LINE = re.compile(r"^(\[ERROR\] )?[A-Za-z_][\w.]*(Error|Exception|Entry|Exit)\b")
+
+
 def _last_error(result: dict) -> str:
-    """One line saying why nbgrader could not grade a notebook."""
+    """One line saying why nbgrader could not grade a notebook: the last exception of its
+    log (nbgrader's own summary, "see the above traceback", says nothing)."""
     text = (result.get("error") or "") + "\n" + (result.get("log") or "")
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if ln.startswith("[ERROR]") or "Error" in ln]
-    return (errors[-1] if errors else (lines[-1] if lines else "unknown error"))[:300]
+    causes = [ln for ln in lines if _EXCEPTION_LINE.match(ln) and "NbGraderException" not in ln]
+    errors = [ln for ln in lines if ln.startswith("[ERROR]") and "above traceback" not in ln]
+    return (causes or errors or lines or ["unknown error"])[-1][:300]
 
 
 def _kernel_died(result: dict) -> bool:
@@ -257,9 +264,25 @@ def _graded_in_parallel(workdir, pairs, config, jobs):
     gradebook takes one writer at a time; the others wait (busy timeout in course.api)."""
     threads = max(1, (os.cpu_count() or 1) // jobs)
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_grade_safely, workdir, s, a, config, threads) for s, a in pairs]
+        futures = {pool.submit(_grade_safely, workdir, s, a, config, threads): (s, a) for s, a in pairs}
         for future in as_completed(futures):
-            yield future.result()
+            try:
+                yield future.result()
+            except Exception as exc:  # the worker process itself was killed: the pool is gone
+                outcome = Outcome(*futures[future])
+                outcome.error(f"not graded: a grading process was killed ({type(exc).__name__}); "
+                              "grade this submission again")
+                yield outcome.finish()
+
+
+def register_students(workdir: Path, students) -> None:
+    """Put the students in the gradebook, one at a time, before grading starts. nbgrader
+    creates a missing student on its first autograde by looking it up, then adding it:
+    two workers grading two assignments of one new student at once could both add it,
+    and one would fail (UNIQUE constraint failed: student.id)."""
+    with Gradebook(course.db_url(workdir / "gradebook.db")) as gb:
+        for student in sorted(set(students)):
+            gb.update_or_create_student(student)
 
 
 def grade_all(workdir: Path, names=None, students=None, config=None, progress=True, jobs: int = 1) -> list[Outcome]:
@@ -268,6 +291,7 @@ def grade_all(workdir: Path, names=None, students=None, config=None, progress=Tr
     Returns the outcomes in (student, assignment) order; the report is saved as they come.
     """
     pairs = submissions(workdir, names, students)
+    register_students(workdir, [s for s, _ in pairs])
     graded = (_graded_in_parallel(workdir, pairs, config, jobs) if jobs > 1 and len(pairs) > 1
               else _graded_one_by_one(workdir, pairs, config))
     outcomes = {}

@@ -9,7 +9,7 @@ import re
 
 import nbformat
 import pytest
-from nbgrader.api import Gradebook
+from nbgrader.api import Gradebook, InvalidEntry
 
 from autograder import course, grading
 from autograder.export import export
@@ -260,3 +260,56 @@ def test_sequential_and_parallel_grading_agree(graded):
     for student, earlier in (("again-reference", "reference"), ("again-blank", "blank"),
                              ("again-mutant", f"mutant-{mutant.name}")):
         assert autograded_scores(workdir, student, a) == autograded_scores(workdir, earlier, a), student
+
+
+# ---------------------------------------------------------------- the pipeline's own troubles
+def test_students_are_in_the_gradebook_before_grading(prepared, monkeypatch):
+    """Parallel workers must not both create a new student (UNIQUE constraint failed)."""
+    workdir = prepared
+    a = ASSIGNMENTS[0]
+    name, _, release_nb = next(notebooks(workdir, a))
+    submit(workdir, "newcomer", a, name, release_nb)
+    found = []
+
+    def fake_grade(workdir, student, assignment, *rest):
+        with Gradebook(course.db_url(workdir / "gradebook.db")) as gb:
+            found.append(gb.find_student(student).id)
+        return grading.Outcome(student, assignment)
+
+    monkeypatch.setattr(grading, "_grade_safely", fake_grade)
+    grading.grade_all(workdir, [a], ["newcomer"], progress=False)
+    assert found == ["newcomer"]
+
+
+def test_nbgrader_failure_names_its_cause(prepared, monkeypatch):
+    """Not nbgrader's "see the above traceback", but the exception that stopped it."""
+    workdir = prepared
+    a = ASSIGNMENTS[0]
+    name, _, release_nb = next(notebooks(workdir, a))
+    submit(workdir, "db-trouble", a, name, release_nb)
+
+    def broken(self, *args, **kwargs):
+        raise InvalidEntry("(sqlite3.IntegrityError) UNIQUE constraint failed: submission.id")
+
+    monkeypatch.setattr(Gradebook, "update_or_create_submission", broken)
+    [outcome] = grading.grade_all(workdir, [a], ["db-trouble"], progress=False)
+    assert outcome.status == "error"
+    assert "UNIQUE constraint failed: submission.id" in outcome.reason, outcome.reason
+
+
+def test_killed_grading_process_is_an_error_not_a_crash(prepared):
+    """Student code can kill the process that grades it (its kernel's parent): the batch
+    still ends, and that submission is an error to grade again, not a zero."""
+    workdir = prepared
+    a = ASSIGNMENTS[0]
+    name, source_nb, release_nb = next(notebooks(workdir, a))
+    reference = reference_submission(source_nb, release_nb)
+    killer = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n"
+    submit(workdir, "kills-grader", a, name, prepend_to_first_answer(reference, killer))
+    submit(workdir, "bystander", a, name, reference)
+    outcomes = {o.student: o for o in grading.grade_all(workdir, [a], ["kills-grader", "bystander"],
+                                                        progress=False, jobs=2)}
+    assert set(outcomes) == {"kills-grader", "bystander"}
+    assert outcomes["kills-grader"].status == "error"
+    assert "grade this submission again" in outcomes["kills-grader"].reason
+    assert outcomes["bystander"].status in ("ok", "error")
