@@ -22,7 +22,8 @@ import shutil
 import tempfile
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -259,20 +260,44 @@ def _graded_one_by_one(workdir, pairs, config, threads=None):
         yield _grade_safely(workdir, student, assignment, config, threads)
 
 
+def _spawn_pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _graded_alone(workdir, student, assignment, config, threads) -> Outcome:
+    """One submission in a process of its own: if it kills that process, nobody else's
+    grading goes with it."""
+    with _spawn_pool(1) as pool:
+        try:
+            return pool.submit(_grade_safely, workdir, student, assignment, config, threads).result()
+        except BrokenProcessPool:
+            outcome = Outcome(student, assignment)
+            outcome.error("not graded: its grading process was killed, twice (code that kills "
+                          "its parent process, or memory ran out); look at the notebook")
+            return outcome.finish()
+
+
 def _graded_in_parallel(workdir, pairs, config, jobs):
     """Several submissions at once, each in its own process and kernel. nbgrader's SQLite
-    gradebook takes one writer at a time; the others wait (busy timeout in course.api)."""
+    gradebook takes one writer at a time; the others wait (busy timeout in course.db_url).
+
+    Student code can kill the process grading it (its kernel's parent). The pool then
+    breaks and every submission not yet graded comes back unfinished; those are graded
+    again, each in a process of its own, still ``jobs`` at a time."""
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    unfinished = []
+    with _spawn_pool(jobs) as pool:
         futures = {pool.submit(_grade_safely, workdir, s, a, config, threads): (s, a) for s, a in pairs}
         for future in as_completed(futures):
             try:
                 yield future.result()
-            except Exception as exc:  # the worker process itself was killed: the pool is gone
-                outcome = Outcome(*futures[future])
-                outcome.error(f"not graded: a grading process was killed ({type(exc).__name__}); "
-                              "grade this submission again")
-                yield outcome.finish()
+            except BrokenProcessPool:
+                unfinished.append(futures[future])
+    if unfinished:
+        with ThreadPoolExecutor(jobs) as alone:
+            retries = [alone.submit(_graded_alone, workdir, s, a, config, threads) for s, a in unfinished]
+            for future in as_completed(retries):
+                yield future.result()
 
 
 def register_students(workdir: Path, students) -> None:
