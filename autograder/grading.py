@@ -1,4 +1,4 @@
-"""Autograde every submission of a course folder, one at a time, in a scratch copy.
+"""Autograde every submission of a course folder, each in a scratch copy (``-j N``: N at once).
 
 A course folder (``workdir``) is a standard nbgrader course root::
 
@@ -138,18 +138,21 @@ def _timeouts(autograded: Path) -> list:
 _EXCEPTION_LINE = re.compile(r"^(\[ERROR\] )?[A-Za-z_][\w.]*(Error|Exception|Entry|Exit)\b")
 
 
+def _nbgrader_text(result: dict) -> str:
+    return (result.get("error") or "") + "\n" + (result.get("log") or "")
+
+
 def _last_error(result: dict) -> str:
     """One line saying why nbgrader could not grade a notebook: the last exception of its
     log (nbgrader's own summary, "see the above traceback", says nothing)."""
-    text = (result.get("error") or "") + "\n" + (result.get("log") or "")
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    lines = [ln.strip() for ln in _nbgrader_text(result).splitlines() if ln.strip()]
     causes = [ln for ln in lines if _EXCEPTION_LINE.match(ln) and "NbGraderException" not in ln]
     errors = [ln for ln in lines if ln.startswith("[ERROR]") and "above traceback" not in ln]
     return (causes or errors or lines or ["unknown error"])[-1][:300]
 
 
 def _kernel_died(result: dict) -> bool:
-    text = (result.get("error") or "") + "\n" + (result.get("log") or "")
+    text = _nbgrader_text(result)
     return "DeadKernelError" in text or "Kernel died" in text
 
 
