@@ -54,6 +54,8 @@ MAX_WEIGHTS_BYTES = 200 * 2**20
 #   OneCycle steps.)
 # A longer cut, 2 epochs on all 50 000 images (batch 256), reached 0.691 (seed 1000; 656 s
 # under load; more seeds did not fit in the session).
+# Full recipe (5 epochs, 50 000 images, batch 256) on 2 idle cores, seeds 1000-1002:
+#   0.8001 (316 s), 0.8020 (320 s), 0.8022 (335 s) -> min 0.800, median 0.802.
 # Threshold 0.55: 25 points under the full reference, 14 under the 2-epoch cut, and above
 # what a barely trained network (the 1-epoch/25 000-image cut, 0.43-0.51) or the non-
 # convolutional baselines (~0.41 / ~0.48) reach. It does not ask for a great network, only
