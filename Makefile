@@ -18,10 +18,12 @@ endif
 
 # pip's site configuration on some machines adds a local torch wheel (CPU build) that the
 # registry's torchvision cannot load: install both from the registry, in one call.
-$(STAMP): requirements.txt pyproject.toml
+# Then the student package (nncourse) and the instructor package (autograder), both editable.
+$(STAMP): requirements.txt pyproject.toml instructor/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(PY) -m pip install --quiet -r requirements.txt
-	env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(PY) -m pip install --quiet --no-deps -e .
+	env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(PY) -m pip install --quiet --no-deps -e . -e instructor
+	@command -v bwrap >/dev/null || echo "note: bubblewrap is not installed; grading will use the weaker seccomp sandbox (apt-get install bubblewrap)"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -20,6 +20,7 @@ from pathlib import Path
 from . import course, grading, release, samples
 from .export import export, format_table
 from .feedback import generate_feedback
+from .sandbox import Sandbox, SandboxUnavailable, describe
 
 DEFAULT_WORKDIR = Path.home() / "nncourse-grading"
 DEMO_JOBS = min(4, os.cpu_count() or 1)
@@ -30,8 +31,12 @@ def _config(args):
     if getattr(args, "cell_timeout", None):
         overrides["Execute"] = {"timeout": args.cell_timeout}
     if getattr(args, "notebook_timeout", None):
-        overrides["CappedExecute"] = {"notebook_timeout": args.notebook_timeout}
-    return course.load_config(**overrides)
+        overrides["SandboxedExecute"] = {"notebook_timeout": args.notebook_timeout}
+    if getattr(args, "unsafe_no_sandbox", False):
+        overrides["Sandbox"] = {"mode": "none"}
+    config = course.with_jobs(course.load_config(**overrides), getattr(args, "jobs", 1))
+    print(describe(Sandbox(config=config)))
+    return config
 
 
 def cmd_release(args) -> int:
@@ -136,6 +141,8 @@ def main(argv=None) -> int:
         default_jobs = 1 if name == "autograde" else DEMO_JOBS
         p.add_argument("-j", "--jobs", type=int, default=default_jobs,
                        help=f"submissions graded at once, one kernel each, sharing the cores (default {default_jobs})")
+        p.add_argument("--unsafe-no-sandbox", action="store_true",
+                       help="grade even where no sandbox works (student code can then reach this machine)")
         if name == "autograde":
             p.add_argument("-s", "--student", action="append", help="only this student (repeatable)")
     add("feedback", cmd_feedback, "HTML feedback for graded submissions")
@@ -143,7 +150,11 @@ def main(argv=None) -> int:
     p.add_argument("--to", type=Path, help="CSV path (default: WORKDIR/grades.csv)")
 
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except SandboxUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -42,6 +42,13 @@ def load_config(**overrides) -> Config:
     return cfg
 
 
+def with_jobs(config: Config, jobs: int) -> Config:
+    """A copy of ``config`` for grading ``jobs`` submissions at once (the cores are shared)."""
+    config = Config(config)
+    config.Sandbox.jobs = jobs
+    return config
+
+
 def db_url(db: Path) -> str:
     """SQLAlchemy URL of a gradebook file. Parallel graders share one SQLite gradebook:
     a writer waits for the lock (up to DB_BUSY_TIMEOUT) instead of failing."""

@@ -1,56 +1,154 @@
-"""nbgrader's Execute with a wall-clock cap on the whole notebook.
+"""nbgrader's Execute step, run in a sandbox: the preprocessor that every grading path uses.
 
-nbgrader only limits each cell (`Execute.timeout`). A notebook of many slow cells, each
-under that limit, could hold a grading batch for hours; here every cell's timeout is also
-cut to what is left of `notebook_timeout`. Cells that time out are recorded in the
-notebook metadata (`autograder.timeouts`) so the pipeline can report them.
+``python -m autograder autograde``, plain ``nbgrader autograde`` in a course folder and the
+formgrader's button all name ``SandboxedExecute`` in their ``nbgrader_config.py``. It keeps
+nbgrader's ``Execute.*`` settings (timeout, kernel, extra arguments) and adds:
+
+- the whole execution happens in a sandbox (``sandbox.py``), with only the notebook and
+  the files the assignment declares;
+- what comes back is untrusted: only cell outputs are kept, checked and size-capped, and
+  grafted onto nbgrader's own copy of the notebook (sources and metadata never come back);
+- a wall-clock cap on the whole notebook (``notebook_timeout``);
+- a verdict on the run, written next to the autograded notebook (``<name>.grading.json``):
+  a given (locked) cell that ran out of time, or a student cell that timed out while the
+  machine was too busy to give it the CPU, makes the submission "to regrade"; a student
+  cell that ran out of time costs that cell only (warning).
 """
 
 from __future__ import annotations
 
-import time
+import json
+import tempfile
+from pathlib import Path
 
+import nbformat
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
-TIMEOUT_KEY = "autograder"
+from .sandbox import Sandbox
+
+REPORT_SUFFIX = ".grading.json"
+OUTPUT_TYPES = {"stream", "display_data", "execute_result", "error"}
+BUSY_CPU_SHARE = 0.5  # below this share of CPU over a timed-out cell, the machine was too busy
 
 
-class CappedExecute(Execute):
+def _error_output(ename: str, evalue: str) -> NotebookNode:
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+def _valid_outputs(outputs) -> list | None:
+    """The outputs as notebook nodes if they are well-formed notebook outputs, else None."""
+    cell = nbformat.v4.new_code_cell(outputs=[NotebookNode(o) for o in outputs if isinstance(o, dict)])
+    if len(cell.outputs) != len(outputs) or any(o.get("output_type") not in OUTPUT_TYPES for o in cell.outputs):
+        return None
+    try:
+        nbformat.validate(nbformat.v4.new_notebook(cells=[cell]))
+    except nbformat.ValidationError:
+        return None
+    return nbformat.from_dict(cell).outputs
+
+
+def cell_label(cell) -> str:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or cell.get("id") or "?"
+
+
+def given_cells(resources: dict) -> set:
+    """grade_ids of the code the student did not write (locked cells, tests), from the gradebook:
+    a cell whose metadata claims to be locked but that the gradebook does not know is the
+    student's own."""
+    info = resources.get("nbgrader", {})
+    if not info.get("db_url"):
+        return set()
+    from nbgrader.api import Gradebook, MissingEntry
+    try:
+        with Gradebook(info["db_url"]) as gb:
+            notebook = gb.find_notebook(info["notebook"], info["assignment"])
+            return {c.name for c in notebook.source_cells if c.locked}
+    except MissingEntry:
+        return set()
+
+
+class SandboxedExecute(Execute):
     notebook_timeout = Integer(
-        600, help="Wall-clock limit (seconds) for executing one whole notebook."
-    ).tag(config=True)
+        600, help="Wall-clock limit (seconds) for executing one whole notebook.").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
-        self._deadline = time.monotonic() + self.notebook_timeout
-        self._timeouts = []
-        nb.metadata.pop(TIMEOUT_KEY, None)
-        nb, resources = super().preprocess(nb, resources, km)
-        if self._timeouts:
-            nb.metadata[TIMEOUT_KEY] = {"timeouts": self._timeouts}
+        resources = resources or {}
+        folder = Path(resources.get("metadata", {}).get("path") or ".")
+        assignment = resources.get("nbgrader", {}).get("assignment", "")
+        sandbox = Sandbox(parent=self)
+        files = handed_in_files(folder, sandbox.submission_files.get(assignment, []), sandbox.submission_file_bytes)
+        with tempfile.TemporaryDirectory(prefix="nncourse-nb-") as tmp:
+            path = Path(tmp) / "notebook.ipynb"
+            nbformat.write(nb, str(path))
+            run = sandbox.run(path, files, {
+                "kernel_name": self.kernel_name or "python3", "timeout": self.timeout,
+                "notebook_timeout": self.notebook_timeout, "extra_arguments": list(self.extra_arguments)})
+        report = merge(nb, run, given_cells(resources))
+        name = resources.get("unique_key") or resources.get("nbgrader", {}).get("notebook") or "notebook"
+        (folder / f"{name}{REPORT_SUFFIX}").write_text(json.dumps(report, indent=1, ensure_ascii=False))
         return nb, resources
 
-    def execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
-        if cell.cell_type == "code" and time.monotonic() >= self._deadline:
-            # Past the cap: the rest is not run, and must not count as passing tests.
-            cell.outputs = [NotebookNode(
-                output_type="error", ename="NotebookTimeLimit",
-                evalue="cellule non exécutée : la limite de temps du notebook est dépassée",
-                traceback=["NotebookTimeLimit: cellule non exécutée (limite de temps du notebook dépassée)"])]
-            return cell
-        return super().execute_cell(cell, cell_index, execution_count, store_history)
 
-    def _get_timeout(self, cell):
-        per_cell = super()._get_timeout(cell)
-        left = max(1, int(self._deadline - time.monotonic()))
-        return left if per_cell is None else min(per_cell, left)
+def handed_in_files(folder: Path, names, max_bytes: int) -> dict:
+    """The declared extra files present in ``folder``: regular files only (never a symlink),
+    each under the size cap."""
+    found = {}
+    for name in names:
+        path = folder / name
+        if path.is_file() and not path.is_symlink() and path.stat().st_size <= max_bytes:
+            found[name] = path
+    return found
 
-    async def _async_handle_timeout(self, timeout, cell=None):
-        label = "?"
-        if cell is not None:
-            label = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or cell.get("id", "?")
-        cap = time.monotonic() >= self._deadline - 1
-        self._timeouts.append({"cell": label, "seconds": timeout,
-                               "limit": "notebook" if cap else "cell"})
-        return await super()._async_handle_timeout(timeout, cell)
+
+def merge(nb, run, given: set) -> dict:
+    """Graft what the sandbox returned onto ``nb`` (in place); return the run's report."""
+    report = {"mode": run.mode, "seconds": run.seconds, "peak_memory_mb": run.peak_memory_mb,
+              "finished": run.finished, "problems": list(run.problems), "timeouts": [],
+              "status": "ok", "reasons": []}
+    lost = not run.finished
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        cell.outputs, cell.execution_count = [], None
+        back = run.cells.get(index)
+        if back is not None:
+            outputs = _valid_outputs(back["outputs"])
+            cell.outputs = outputs if outputs is not None else [
+                _error_output("InvalidOutput", "sortie invalide renvoyée par le noyau (ignorée)")]
+            count = back.get("execution_count")
+            cell.execution_count = count if isinstance(count, int) and count > 0 else None
+        elif cell.source.strip() and lost:
+            cell.outputs = [_error_output("SandboxStopped", "cellule non exécutée : l'exécution s'est arrêtée avant")]
+
+    def flag(status, reason):
+        report["reasons"].append(reason)
+        rank = ["ok", "warning", "to regrade", "error"]
+        if rank.index(status) > rank.index(report["status"]):
+            report["status"] = status
+
+    for t in run.timeouts:
+        index = t.get("cell")
+        if not isinstance(index, int) or not 0 <= index < len(nb.cells):
+            continue
+        cell = nb.cells[index]
+        seconds, cpu = t.get("seconds"), t.get("cpu_seconds")
+        busy = isinstance(cpu, (int, float)) and isinstance(seconds, (int, float)) and cpu < BUSY_CPU_SHARE * seconds
+        entry = {"cell": cell_label(cell), "seconds": seconds, "cpu_seconds": cpu, "given": cell_label(cell) in given,
+                 "busy": busy, "limit": t.get("limit") if t.get("limit") in ("cell", "notebook") else "cell"}
+        report["timeouts"].append(entry)
+        where = f"cell {entry['cell']} stopped after {seconds} s ({entry['limit']} time limit"
+        where += f", {cpu} s of CPU)" if cpu is not None else ")"
+        if entry["given"] or busy or entry["limit"] == "notebook":
+            why = ("a given cell ran out of time" if entry["given"] else
+                   "the machine was too busy to give it the CPU" if busy else "the notebook time limit was reached")
+            flag("to regrade", f"{where}: {why}; the student is not to blame, grade again on a quieter "
+                               f"machine or with a longer limit")
+        else:
+            flag("warning", f"{where}: the student's code ran too long; that cell costs its own points")
+    for p in run.problems:
+        flag("warning", p)
+    if lost:
+        flag("error" if not run.cells else "warning", run.why_unfinished())
+    return report

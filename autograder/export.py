@@ -1,7 +1,8 @@
 """Grades out of the gradebook, with the grading status next to every score.
 
 ``nbgrader export`` writes a plain 0 for a submission that could not be graded; here a
-submission that failed has an empty score, ``status=error`` and the reason. The plugin
+submission that failed has an empty score, ``status=error`` and the reason, and one
+marked ``to regrade`` (a given cell ran out of time) has an empty score too. The plugin
 works from the nbgrader CLI too::
 
     nbgrader export --exporter=autograder.export.StatusCsvExportPlugin
@@ -52,6 +53,7 @@ def collect_rows(gb: Gradebook, report: dict) -> tuple[list[dict], dict]:
                "reason": outcome["reason"] if outcome else "graded outside this pipeline",
                "score": "", "max_score": 0.0, "needs_manual_grade": False}
         failed = outcome is not None and outcome["status"] == "error"
+        withheld = outcome is not None and outcome["status"] == "to regrade"  # not the student's fault
         auto_score = 0.0
         for nb_name, grade_id, max_score, manual in cells_by_assignment[assignment]:
             row["max_score"] += 0.0 if manual else max_score
@@ -70,7 +72,7 @@ def collect_rows(gb: Gradebook, report: dict) -> tuple[list[dict], dict]:
             else:
                 row[key] = grade.score
                 auto_score += grade.score or 0.0
-        if not failed:
+        if not failed and not withheld:
             row["score"] = auto_score
         rows.append(row)
     return rows, cells_by_assignment

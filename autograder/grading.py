@@ -6,10 +6,15 @@ A course folder (``workdir``) is a standard nbgrader course root::
     workdir/submitted/<student>/<assignment>/<notebook>.ipynb
     workdir/autograded/  feedback/  grading_report.json  grades.csv
 
-Each submission is graded in a fresh temporary folder outside the course folder (no
-gradebook.db, no source/ above the student's code), then its autograded copy comes back.
-Whatever happens to one submission (invalid notebook, dead kernel, timeout, deleted
-cells) is recorded with its reason in ``grading_report.json``; the batch goes on.
+Each submission is staged alone (only its notebooks and declared files), graded by
+nbgrader, and executed in a sandbox (``sandbox.py``, via ``execute.SandboxedExecute``);
+its autograded copy comes back to the course folder. Whatever happens to one submission
+(invalid notebook, dead kernel, timeout, deleted cells) is recorded with its reason in
+``grading_report.json``; the batch goes on.
+
+Statuses: ``ok``; ``warning`` (graded, something to look at); ``to regrade`` (a given cell
+ran out of time or the machine was too busy: the student is not to blame, the grade is
+withheld); ``error`` (could not be graded).
 """
 
 from __future__ import annotations
@@ -24,7 +29,6 @@ import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -33,9 +37,8 @@ from nbgrader.api import Gradebook
 from tqdm.auto import tqdm
 
 from . import course
-from nncourse.runtime import GRADING_ENV_VAR
-
-from .execute import TIMEOUT_KEY
+from .execute import REPORT_SUFFIX
+from .sandbox import Sandbox, clean_stale_scratch
 from .submissions import nbgrader_meta
 
 # nbgrader's own database use and its re-added cells (which have no id) warn on every
@@ -44,7 +47,16 @@ warnings.filterwarnings("ignore", message=".*not in session.*")
 warnings.filterwarnings("ignore", message="Cell is missing an id field")
 
 REPORT_FILE = "grading_report.json"
-KERNEL_LIB = "kernel_lib"
+STATUSES = ("ok", "warning", "to regrade", "error")
+COURSE_CONFIG = """\
+# Written by `python -m autograder prepare`. The course's settings live in the installed
+# instructor package (autograder/course_config.py); override them below, e.g.
+#   c.Execute.timeout = 300
+from autograder.course_config import apply
+
+c = get_config()  # noqa: F821
+apply(c)
+"""
 
 
 @dataclass
@@ -52,19 +64,24 @@ class Outcome:
     """What happened to one (student, assignment) submission."""
     student: str
     assignment: str
-    status: str = "ok"        # ok | warning | error
+    status: str = "ok"        # one of STATUSES
     reason: str = ""
     seconds: float = 0.0
+    peak_memory_mb: float = 0.0
+    sandbox: str = ""
     notes: list = field(default_factory=list)
 
-    def warn(self, note: str) -> None:
+    def flag(self, status: str, note: str) -> None:
+        """Add a note; the status becomes the worse of the two."""
         self.notes.append(note)
-        if self.status == "ok":
-            self.status = "warning"
+        if STATUSES.index(status) > STATUSES.index(self.status):
+            self.status = status
+
+    def warn(self, note: str) -> None:
+        self.flag("warning", note)
 
     def error(self, reason: str) -> None:
-        self.status = "error"
-        self.notes.append(reason)
+        self.flag("error", reason)
 
     def finish(self) -> "Outcome":
         self.reason = "; ".join(self.notes)
@@ -72,8 +89,16 @@ class Outcome:
 
 
 def prepare(workdir: Path, names: list[str] | None = None) -> None:
-    """Copy the sources into ``workdir`` and (re)build release + gradebook with nbgrader."""
+    """Copy the sources into ``workdir`` and (re)build release + gradebook with nbgrader.
+
+    The course folder holds the solutions and the gradebook: it is made readable by its
+    owner only. Its ``nbgrader_config.py`` names the course's settings, so that plain
+    ``nbgrader`` commands and the formgrader grade exactly as this pipeline does."""
     workdir.mkdir(parents=True, exist_ok=True)
+    workdir.chmod(0o700)
+    config = workdir / "nbgrader_config.py"
+    if not config.exists():
+        config.write_text(COURSE_CONFIG)
     course.copy_sources(workdir, names)
     course.generate(workdir, names)
 
@@ -103,39 +128,18 @@ def preflight(path: Path, release_nb, outcome: Outcome):
     return nb
 
 
-def _kernel_lib(scratch: Path) -> Path:
-    """Only the hidden-test checks, copied where the grading kernel can import them."""
-    lib = scratch / KERNEL_LIB / "autograder"
-    shutil.copytree(course.REPO / "autograder" / "checks", lib / "checks",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(course.REPO / "autograder" / "__init__.py", lib / "__init__.py")
-    return lib.parent
+def _timeouts_and_reports(autograded: Path) -> list[dict]:
+    """The sandbox reports that SandboxedExecute wrote next to each autograded notebook."""
+    reports = []
+    for path in sorted(autograded.glob(f"*{REPORT_SUFFIX}")):
+        try:
+            reports.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            reports.append({"status": "error", "reasons": [f"unreadable sandbox report {path.name}"]})
+    return reports
 
 
-@contextmanager
-def kernel_environment(**variables):
-    """Set environment variables for the kernels started inside the block, then restore."""
-    saved = {k: os.environ.get(k) for k in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def _timeouts(autograded: Path) -> list:
-    found = []
-    for nb_path in autograded.glob("*.ipynb"):
-        nb = nbformat.read(str(nb_path), as_version=4)
-        found += nb.metadata.get(TIMEOUT_KEY, {}).get("timeouts", [])
-    return found
-
-
-_EXCEPTION_LINE = re.compile(r"^(\[ERROR\] )?[A-Za-z_][\w.]*(Error|Exception|Entry|Exit)\b")
+_EXCEPTION_LINE = re.compile(r"^(\[ERROR\] )?[A-Za-z_][\w.]*(Error|Exception|Entry|Exit|Unavailable)\b")
 
 
 def _nbgrader_text(result: dict) -> str:
@@ -151,25 +155,37 @@ def _last_error(result: dict) -> str:
     return (causes or errors or lines or ["unknown error"])[-1][:300]
 
 
-def _kernel_died(result: dict) -> bool:
-    text = _nbgrader_text(result)
-    return "DeadKernelError" in text or "Kernel died" in text
+def stage_submission(submitted: Path, staged: Path, notebooks: list[str], files: list[str], outcome: "Outcome",
+                     max_file_bytes: int) -> None:
+    """Copy into ``staged`` only what is graded: the expected notebooks and the declared files,
+    regular files under the size cap. Symlinks are refused; anything else is left out."""
+    staged.mkdir(parents=True)
+    wanted = {f"{n}.ipynb" for n in notebooks} | set(files)
+    for name in sorted(wanted):
+        path = submitted / name
+        if path.is_symlink():
+            outcome.warn(f"{name} is a symbolic link: refused (hand in the file itself)")
+        elif path.is_file():
+            if path.stat().st_size > max_file_bytes:
+                outcome.warn(f"{name} is larger than {max_file_bytes // 2**20} MiB: left out")
+            else:
+                shutil.copyfile(path, staged / name)
 
 
-def _run_nbgrader(workdir: Path, student: str, assignment: str, config) -> dict:
-    """One ``nbgrader autograde`` of one submission in a fresh scratch folder; its
-    autograded copy (if any) replaces the one in ``workdir``. Returns nbgrader's result."""
+def _run_nbgrader(workdir: Path, student: str, assignment: str, config, outcome: "Outcome") -> dict:
+    """One ``nbgrader autograde`` of one submission, from a staging folder that holds only what
+    is graded; its autograded copy (if any) replaces the one in ``workdir``. Execution itself
+    happens in the sandbox (SandboxedExecute, named in the course configuration)."""
     submitted = workdir / "submitted" / student / assignment
     scratch = Path(tempfile.mkdtemp(prefix="nncourse-grade-"))
     try:
-        shutil.copytree(submitted, scratch / "submitted" / student / assignment)
-        files = scratch / "assignment_files" / assignment  # non-notebook files of the source
-        shutil.copytree(workdir / "source" / assignment, files,
-                        ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints", "__pycache__"))
-        with kernel_environment(PYTHONPATH=str(_kernel_lib(scratch)), **{GRADING_ENV_VAR: "1"}):
-            nb_api = course.api(scratch, db=workdir / "gradebook.db", config=config,
-                                source_directory="assignment_files")
-            result = nb_api.autograde(assignment, student, force=True, create=True)
+        sandbox = Sandbox(config=config)
+        stage_submission(submitted, scratch / "submitted" / student / assignment,
+                         course.notebook_names(assignment, workdir), sandbox.submission_files.get(assignment, []),
+                         outcome, sandbox.submission_file_bytes)
+        nb_api = course.api(scratch, db=workdir / "gradebook.db", config=config,
+                            source_directory=str(workdir / "source"))
+        result = nb_api.autograde(assignment, student, force=True, create=True)
         graded = scratch / "autograded" / student / assignment
         if graded.exists():
             dest = workdir / "autograded" / student / assignment
@@ -182,11 +198,10 @@ def _run_nbgrader(workdir: Path, student: str, assignment: str, config) -> dict:
 
 
 def grade_submission(workdir: Path, student: str, assignment: str, config=None) -> Outcome:
-    """Autograde one submission in a scratch folder; copy the result back to ``workdir``.
+    """Autograde one submission (executed in a sandbox); copy the result back to ``workdir``.
 
-    A kernel that dies is given one more try: kernels started side by side can lose a
-    race for their ports and die at start-up, which says nothing about the student's
-    code. A notebook that kills its kernel twice is an error.
+    The status comes from the sandbox's reports: a given cell that ran out of time makes it
+    "to regrade" (the student is not to blame), a student cell that did costs that cell only.
     """
     outcome = Outcome(student, assignment)
     t0 = time.monotonic()
@@ -198,20 +213,15 @@ def grade_submission(workdir: Path, student: str, assignment: str, config=None) 
             ok &= preflight(submitted / f"{name}.ipynb", release_nb, outcome) is not None
         if not ok:
             return outcome
-        result = _run_nbgrader(workdir, student, assignment, config)
-        if not result["success"] and _kernel_died(result):
-            result = _run_nbgrader(workdir, student, assignment, config)
-            if result["success"]:
-                outcome.notes.append("the kernel died on the first try; graded again")
-            elif _kernel_died(result):
-                outcome.error("grading failed: the kernel died twice while running the notebook "
-                              "(crash, os._exit or out of memory)")
-                return outcome
+        result = _run_nbgrader(workdir, student, assignment, config, outcome)
         if not result["success"]:
             outcome.error(f"grading failed: {_last_error(result)}")
             return outcome
-        for t in _timeouts(workdir / "autograded" / student / assignment):
-            outcome.warn(f"cell {t['cell']} stopped after {t['seconds']} s ({t['limit']} time limit)")
+        for report in _timeouts_and_reports(workdir / "autograded" / student / assignment):
+            outcome.peak_memory_mb = max(outcome.peak_memory_mb, report.get("peak_memory_mb") or 0.0)
+            outcome.sandbox = report.get("mode", "")
+            for reason in report.get("reasons", []):
+                outcome.flag(report.get("status", "warning"), reason)
         return outcome
     finally:
         outcome.seconds = round(time.monotonic() - t0, 1)
@@ -244,13 +254,9 @@ def save_outcomes(workdir: Path, outcomes: list[Outcome]) -> None:
     (workdir / REPORT_FILE).write_text(json.dumps(report, indent=1, sort_keys=True, ensure_ascii=False))
 
 
-def _grade_safely(workdir: Path, student: str, assignment: str, config=None, threads: int | None = None) -> Outcome:
+def _grade_safely(workdir: Path, student: str, assignment: str, config=None) -> Outcome:
     """grade_submission that never raises: a bug of ours must not cost the rest of the class."""
     try:
-        if threads:  # parallel grading: share the cores between the kernels
-            with kernel_environment(OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
-                                    MKL_NUM_THREADS=str(threads)):
-                return grade_submission(workdir, student, assignment, config)
         return grade_submission(workdir, student, assignment, config)
     except Exception as exc:
         outcome = Outcome(student, assignment)
@@ -258,25 +264,24 @@ def _grade_safely(workdir: Path, student: str, assignment: str, config=None, thr
         return outcome.finish()
 
 
-def _graded_one_by_one(workdir, pairs, config, threads=None):
+def _graded_one_by_one(workdir, pairs, config):
     for student, assignment in pairs:
-        yield _grade_safely(workdir, student, assignment, config, threads)
+        yield _grade_safely(workdir, student, assignment, config)
 
 
 def _spawn_pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
 
 
-def _graded_alone(workdir, student, assignment, config, threads) -> Outcome:
-    """One submission in a process of its own: if it kills that process, nobody else's
-    grading goes with it."""
+def _graded_alone(workdir, student, assignment, config) -> Outcome:
+    """One submission in a process of its own: if that process dies, nobody else's grading
+    goes with it."""
     with _spawn_pool(1) as pool:
         try:
-            return pool.submit(_grade_safely, workdir, student, assignment, config, threads).result()
+            return pool.submit(_grade_safely, workdir, student, assignment, config).result()
         except BrokenProcessPool:
             outcome = Outcome(student, assignment)
-            outcome.error("not graded: its grading process was killed, twice (code that kills "
-                          "its parent process, or memory ran out); look at the notebook")
+            outcome.error("not graded: its grading process died, twice (the grader ran out of memory?)")
             return outcome.finish()
 
 
@@ -284,13 +289,12 @@ def _graded_in_parallel(workdir, pairs, config, jobs):
     """Several submissions at once, each in its own process and kernel. nbgrader's SQLite
     gradebook takes one writer at a time; the others wait (busy timeout in course.db_url).
 
-    Student code can kill the process grading it (its kernel's parent). The pool then
-    breaks and every submission not yet graded comes back unfinished; those are graded
-    again, each in a process of its own, still ``jobs`` at a time."""
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    Student code runs in a sandbox and cannot reach these processes; if one dies anyway
+    (memory), the pool breaks and every submission not yet graded comes back unfinished;
+    those are graded again, each in a process of its own, still ``jobs`` at a time."""
     unfinished = []
     with _spawn_pool(jobs) as pool:
-        futures = {pool.submit(_grade_safely, workdir, s, a, config, threads): (s, a) for s, a in pairs}
+        futures = {pool.submit(_grade_safely, workdir, s, a, config): (s, a) for s, a in pairs}
         for future in as_completed(futures):
             try:
                 yield future.result()
@@ -298,7 +302,7 @@ def _graded_in_parallel(workdir, pairs, config, jobs):
                 unfinished.append(futures[future])
     if unfinished:
         with ThreadPoolExecutor(jobs) as alone:
-            retries = [alone.submit(_graded_alone, workdir, s, a, config, threads) for s, a in unfinished]
+            retries = [alone.submit(_graded_alone, workdir, s, a, config) for s, a in unfinished]
             for future in as_completed(retries):
                 yield future.result()
 
@@ -318,6 +322,9 @@ def grade_all(workdir: Path, names=None, students=None, config=None, progress=Tr
 
     Returns the outcomes in (student, assignment) order; the report is saved as they come.
     """
+    config = course.with_jobs(config or course.load_config(), jobs)
+    Sandbox(config=config).resolved_mode()  # no sandbox and no explicit unsafe mode: stop here
+    clean_stale_scratch()
     pairs = submissions(workdir, names, students)
     register_students(workdir, [s for s, _ in pairs])
     graded = (_graded_in_parallel(workdir, pairs, config, jobs) if jobs > 1 and len(pairs) > 1
@@ -330,5 +337,5 @@ def grade_all(workdir: Path, names=None, students=None, config=None, progress=Tr
             bar.update()
             bar.set_postfix_str(f"{outcome.student}/{outcome.assignment}")
             if outcome.status != "ok":
-                tqdm.write(f"  {outcome.status.upper():7s} {outcome.student}/{outcome.assignment}: {outcome.reason}")
+                tqdm.write(f"  {outcome.status.upper():10s} {outcome.student}/{outcome.assignment}: {outcome.reason}")
     return [outcomes[p] for p in pairs]

@@ -109,7 +109,8 @@ def troublesome(prepared):
 
     probe = copy.deepcopy(reference)
     probe.cells.insert(0, nbformat.v4.new_code_cell(
-        "import os\nprint('CWD=' + os.getcwd())\nprint('GRADING=' + os.environ.get('NNCOURSE_GRADING', ''))",
+        "import os\nprint('CWD=' + os.getcwd())\nprint('GRADING=' + os.environ.get('NNCOURSE_GRADING', ''))\n"
+        f"print('SEES=' + str([p for p in ({str(workdir)!r}, {str(course.REPO)!r}) if os.path.exists(p)]))",
         id="probe"))
     deleted = copy.deepcopy(reference)
     deleted.cells = [c for c in deleted.cells if c.get("id") not in list(autograded_tests(reference))[:2]]
@@ -119,7 +120,6 @@ def troublesome(prepared):
         "not-a-notebook": b'{"hello": "world"}',
         "loops": prepend_to_first_answer(reference, LOOP),
         "kernel-dies": prepend_to_first_answer(reference, KILL),
-        "kernel-dies-once": prepend_to_first_answer(reference, die_once(workdir / "died-once")),
         "floods": prepend_to_first_answer(reference, "for i in range(200000):\n    print('spam', i)\n"),
         "deleted-cells": deleted,
         "probe": probe,
@@ -127,7 +127,7 @@ def troublesome(prepared):
     for student, nb in cases.items():
         submit(workdir, student, a, name, nb)
     (workdir / "submitted" / "no-notebook" / a).mkdir(parents=True)
-    config = course.load_config(Execute={"timeout": 10}, CappedExecute={"notebook_timeout": 120})
+    config = course.load_config(Execute={"timeout": 10}, SandboxedExecute={"notebook_timeout": 120})
     students = list(cases) + ["no-notebook"]
     outcomes = grading.grade_all(workdir, [a], students, config, progress=False)
     return workdir, a, {o.student: o for o in outcomes}
@@ -143,28 +143,18 @@ def test_bad_json_is_reported_not_zero(troublesome):
 
 def test_loop_is_stopped_and_reported(troublesome):
     _, _, out = troublesome
-    assert out["loops"].status == "warning"
-    assert "stopped after 10 s" in out["loops"].reason
+    assert out["loops"].status == "warning", out["loops"].reason
+    assert re.search(r"stopped after 1\d(\.\d)? s \(cell time limit", out["loops"].reason), out["loops"].reason
 
 
-def die_once(marker):
-    """Student code whose kernel dies the first time only (as one that lost a port race)."""
-    return (f"import os, pathlib\nif not pathlib.Path({str(marker)!r}).exists():\n"
-            f"    pathlib.Path({str(marker)!r}).touch()\n    os._exit(1)\n")
-
-
-def test_dead_kernel_is_reported(troublesome):
-    _, _, out = troublesome
-    assert out["kernel-dies"].status == "error"
-    assert "kernel died twice" in out["kernel-dies"].reason
-
-
-def test_kernel_that_dies_once_is_graded_again(troublesome):
+def test_dead_kernel_costs_its_cell_only(troublesome):
+    """A kernel that dies is restarted and the earlier cells replayed: the rest is graded."""
     workdir, a, out = troublesome
-    assert out["kernel-dies-once"].status == "ok", out["kernel-dies-once"].reason
-    assert "graded again" in out["kernel-dies-once"].reason
-    scores = autograded_scores(workdir, "kernel-dies-once", a)
-    assert scores and all(s == m for s, m in scores.values()), scores
+    assert out["kernel-dies"].status == "warning", out["kernel-dies"].reason
+    assert "the kernel died" in out["kernel-dies"].reason
+    scores = autograded_scores(workdir, "kernel-dies", a)
+    earned = sum(s for s, _ in scores.values())
+    assert 0 < earned < sum(m for _, m in scores.values()), scores
 
 
 def test_output_flood_is_cut_and_graded(troublesome):
@@ -193,10 +183,7 @@ def test_student_code_runs_outside_the_course_and_repo(troublesome):
     cwd = text.split("CWD=")[1].splitlines()[0].strip()
     assert "GRADING=1" in text, "the kernel must know it runs under the autograder"
     assert not cwd.startswith(str(workdir)) and not cwd.startswith(str(course.REPO))
-    from pathlib import Path
-    for parent in Path(cwd).parents:
-        assert not (parent / "gradebook.db").exists()
-        assert not (parent / "source").exists()
+    assert "SEES=[]" in text, f"the course folder or the repository is visible to student code: {text}"
 
 
 def test_error_rows_have_empty_scores(troublesome):
@@ -235,10 +222,10 @@ def test_notebook_wall_clock_cap(prepared):
     for k in range(3):
         nb.cells.insert(0, nbformat.v4.new_code_cell("import time\ntime.sleep(8)", id=f"slow{k}"))
     submit(workdir, "slow-cells", a, name, nb)
-    config = course.load_config(Execute={"timeout": 10}, CappedExecute={"notebook_timeout": 12})
+    config = course.load_config(Execute={"timeout": 10}, SandboxedExecute={"notebook_timeout": 12})
     t0 = __import__("time").monotonic()
     [outcome] = grading.grade_all(workdir, [a], ["slow-cells"], config, progress=False)
-    assert outcome.status == "warning"
+    assert outcome.status == "to regrade", outcome.reason
     assert "notebook time limit" in outcome.reason
     assert __import__("time").monotonic() - t0 < 60
 
@@ -297,23 +284,24 @@ def test_nbgrader_failure_names_its_cause(prepared, monkeypatch):
     assert "UNIQUE constraint failed: submission.id" in outcome.reason, outcome.reason
 
 
-def test_killed_grading_process_is_an_error_not_a_crash(prepared):
-    """Student code can kill the process that grades it (its kernel's parent): the batch
-    still ends, the others are graded, and that submission is an error, not a zero."""
+def test_killed_grading_process_takes_nobody_with_it(prepared):
+    """Student code that kills its kernel's parent only ends its own sandbox: the batch
+    goes on, the others are graded, and the killer gains nothing."""
     workdir = prepared
     a = ASSIGNMENTS[0]
     name, source_nb, release_nb = next(notebooks(workdir, a))
     reference = reference_submission(source_nb, release_nb)
     killer = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n"
-    submit(workdir, "kills-grader", a, name, prepend_to_first_answer(reference, killer))
+    submit(workdir, "kills-grader", a, name, prepend_to_first_answer(release_nb, killer))
     bystanders = ["bystander-1", "bystander-2", "bystander-3"]
     for student in bystanders:
         submit(workdir, student, a, name, reference)
     students = ["kills-grader"] + bystanders
     outcomes = {o.student: o for o in grading.grade_all(workdir, [a], students, progress=False, jobs=2)}
     assert set(outcomes) == set(students)
-    assert outcomes["kills-grader"].status == "error"
-    assert "grading process was killed" in outcomes["kills-grader"].reason
+    assert outcomes["kills-grader"].status in ("warning", "error")
+    assert "sandbox" in outcomes["kills-grader"].reason
+    assert not any(s for s, _ in autograded_scores(workdir, "kills-grader", a).values())
     for student in bystanders:
         assert outcomes[student].status == "ok", outcomes[student].reason
         scores = autograded_scores(workdir, student, a)

@@ -1,0 +1,60 @@
+"""The course's nbgrader settings, in one place.
+
+``nbgrader_config.py`` at the repository root and the one that ``prepare`` writes into each
+course folder both call :func:`apply`, so that ``python -m autograder``, plain ``nbgrader``
+commands and the formgrader's buttons grade the same way (in the sandbox).
+
+Traps this avoids (nbgrader 0.9.6):
+- the per-cell timeout is ``Execute.timeout`` (``ExecutePreprocessor.timeout`` is ignored);
+- nbgrader has no per-notebook limit: ``SandboxedExecute.notebook_timeout`` adds one;
+- deleted test cells are put back (``OverwriteCells.add_missing_cells``);
+- feedback would show the hidden tests: ``HideHiddenTests`` strips them.
+"""
+
+from __future__ import annotations
+
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, GetGrades, IgnorePattern, LimitOutput,
+                                    SaveAutoGrades)
+
+from .execute import SandboxedExecute
+from .feedback import HideHiddenTests
+
+COURSE_ID = "nncourse"
+HANDED_IN = {"06_cnn_cifar10": ["cnn_weights.pt"]}  # files other than notebooks, per assignment
+
+
+def apply(c) -> None:
+    """Put the course's settings into the traitlets config ``c``."""
+    c.CourseDirectory.course_id = COURSE_ID
+    c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
+    # Only notebooks and declared files are taken from a submission folder.
+    c.CourseDirectory.include = ["*.ipynb"] + sorted({f for files in HANDED_IN.values() for f in files})
+
+    # Student-facing stubs, in French.
+    c.ClearSolutions.code_stub = {"python": "# VOTRE CODE ICI\nraise NotImplementedError()"}
+    c.ClearSolutions.text_stub = "VOTRE RÉPONSE ICI"
+
+    # Execution during autograding: in the sandbox, pinned kernel, per-cell and per-notebook limits.
+    c.Execute.kernel_name = "python3"
+    c.Execute.timeout = 120              # seconds per cell
+    c.Execute.interrupt_on_timeout = True
+    c.Execute.execute_retries = 0
+    # No history database per kernel; no warning per kernel about its transport.
+    c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
+    c.SandboxedExecute.notebook_timeout = 600  # seconds for the whole notebook
+    c.Sandbox.submission_files = HANDED_IN
+
+    # Output floods are cut before they reach the gradebook/feedback.
+    c.LimitOutput.max_lines = 300
+    c.LimitOutput.max_traceback = 60
+
+    # Deleted test cells are re-added (and reported by the pipeline).
+    c.OverwriteCells.add_missing_cells = True
+
+    c.Autograde.autograde_preprocessors = [
+        SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
+    ]
+    # Feedback shows the student what failed (the French message), never the hidden test code.
+    c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
