@@ -169,6 +169,19 @@ def parse(text: str, name: str) -> NotebookNode:
     except Exception as exc:  # not a notebook, bad schema
         first_line = (str(exc).strip().splitlines() or [""])[0][:160]
         raise ValueError(f"{name} is not a valid notebook ({type(exc).__name__}: {first_line})") from None
+    return with_cell_ids(nb)
+
+
+def with_cell_ids(nb) -> NotebookNode:
+    """The notebook as nbformat 4.5 or later: every cell has a unique id (older tools,
+    e.g. Colab, write 4.0-4.4 notebooks without ids)."""
+    if nb.nbformat_minor < 5:
+        nb.nbformat_minor = 5
+    used = set()
+    for cell in nb.cells:
+        if not cell.get("id") or cell["id"] in used:
+            cell["id"] = _fresh_id(nb)
+        used.add(cell["id"])
     return nb
 
 
@@ -210,8 +223,21 @@ def _key(cell) -> tuple:
     return cell.cell_type, "\n".join(line.rstrip() for line in cell.source.strip().splitlines())
 
 
-def _similarity(a, b) -> float:
-    return difflib.SequenceMatcher(None, a.source, b.source, autojunk=False).ratio()
+# Lines of the release's answer stubs (ClearSolutions.code_stub / text_stub): not evidence.
+STUB_LINES = {"# VOTRE CODE ICI", "raise NotImplementedError()", "VOTRE RÉPONSE ICI"}
+
+
+def _similarity(release_cell, cell) -> float:
+    """How much ``cell`` looks like ``release_cell`` (0-1): the larger of difflib's ratio
+    and the share of the release cell's lines (stubs left out) found in ``cell``; a
+    function signature and docstring kept by the student weigh much more than the
+    length of the answer."""
+    ratio = difflib.SequenceMatcher(None, release_cell.source, cell.source, autojunk=False).ratio()
+    lines = {ln.strip() for ln in release_cell.source.splitlines()} - STUB_LINES - {""}
+    if not lines:
+        return ratio
+    present = {ln.strip() for ln in cell.source.splitlines()}
+    return max(ratio, len(lines & present) / len(lines))
 
 
 def _valid_cell_meta(cell) -> bool:
@@ -265,9 +291,11 @@ def _match_by_id(nb, release, wanted: list, free: set) -> dict:
     return found
 
 
-def _match_in_block(nb, release, wanted: list, candidates: list) -> dict:
+def _match_in_block(nb, release, wanted: list, candidates: list, guesses: list) -> dict:
     """Pair release cells with submitted cells inside one changed block (same cell type,
-    in order): one-to-one by position when the counts agree, else by source similarity."""
+    in order): one-to-one by position when the counts agree, else by source similarity
+    (a written markdown answer that resembles nothing: the first free markdown cell,
+    its grade_id added to ``guesses`` when there was a choice)."""
     found = {}
     for cell_type in {release.cells[i].cell_type for i in wanted}:
         rel = [i for i in wanted if release.cells[i].cell_type == cell_type]
@@ -277,13 +305,18 @@ def _match_in_block(nb, release, wanted: list, candidates: list) -> dict:
             continue
         after = -1
         for i in rel:
-            scored = [(_similarity(release.cells[i], nb.cells[j]), j) for j in sub if j > after]
-            if scored and max(scored)[0] >= 0.5:
-                found[i] = after = max(scored)[1]
+            scored = [(_similarity(release.cells[i], nb.cells[j]), -j) for j in sub if j > after]
+            best, j = max(scored, default=(0, 1))
+            if best >= 0.5:
+                found[i] = after = -j
+            elif cell_type == "markdown" and nbgrader_meta(release.cells[i]).get("solution") and scored:
+                found[i] = after = min(-j for _, j in scored)  # a written answer: the first one
+                if len(scored) > 1:
+                    guesses.append(nbgrader_meta(release.cells[i])["grade_id"])
     return found
 
 
-def _match_by_alignment(nb, release, wanted: list, free: set) -> dict:
+def _match_by_alignment(nb, release, wanted: list, free: set, guesses: list) -> dict:
     """release index -> submitted index, found by aligning the two notebooks: cells equal
     to the release (given, locked or unanswered) anchor the alignment; a wanted cell in a
     changed block is paired with a free cell of the matching block."""
@@ -298,7 +331,8 @@ def _match_by_alignment(nb, release, wanted: list, free: set) -> dict:
             pairs = {i: j1 + (i - i1) for i in block}
             found.update({i: j for i, j in pairs.items() if j in free})
         elif tag == "replace":
-            found.update(_match_in_block(nb, release, block, [j for j in range(j1, j2) if j in free]))
+            candidates = [j for j in range(j1, j2) if j in free]
+            found.update(_match_in_block(nb, release, block, candidates, guesses))
         free.difference_update(found.values())
     return found
 
@@ -336,7 +370,8 @@ def restore_metadata(nb, release, warnings: list) -> None:
     free = {j for j, c in enumerate(nb.cells) if "nbgrader" not in c.metadata}
     wanted = sorted(i for i in release_ids.values() if i not in placed_idx)
     by_id = _match_by_id(nb, release, wanted, free)
-    by_place = _match_by_alignment(nb, release, [i for i in wanted if i not in by_id], free)
+    guesses = []
+    by_place = _match_by_alignment(nb, release, [i for i in wanted if i not in by_id], free, guesses)
     matched = {**by_id, **by_place}
     placed_idx.update(matched)
     for i, j in placed_idx.items():
@@ -346,6 +381,9 @@ def restore_metadata(nb, release, warnings: list) -> None:
     if matched:
         names = ", ".join(nbgrader_meta(release.cells[i])["grade_id"] for i in sorted(matched))
         warnings.append(f"nbgrader metadata missing, restored from the release: {names}")
+    if guesses:
+        warnings.append("answer cells matched by position among several cells, check them: "
+                        + ", ".join(guesses))
     missing = [i for i in sorted(release_ids.values()) if i not in placed_idx]
     if missing:
         _put_back(nb, release, missing, {i: nb.cells[j] for i, j in placed_idx.items()})

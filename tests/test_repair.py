@@ -255,3 +255,36 @@ def test_result_is_json_serialisable_notebook(tmp_path, release, answered):
     nb = repair(submit(tmp_path, answered)).notebooks[NAME]
     again = nbformat.reads(nbformat.writes(nb), as_version=4)
     assert json.loads(nbformat.writes(again))["cells"]
+
+
+def test_old_notebook_without_ids_gets_its_deleted_cell_back(tmp_path, release, answered):
+    """nbformat 4.4 (no cell ids, as Colab writes) with stripped metadata and a deleted test."""
+    expected = answers(answered)
+    data = json.loads(nbformat.writes(answered))
+    data["nbformat_minor"] = 4
+    data["cells"] = [c for c in data["cells"] if c["id"] != "test_err"]
+    for cell in data["cells"]:
+        del cell["id"]
+        cell["metadata"] = {}
+    result = repair(submit(tmp_path, json.dumps(data).encode()))
+    assert "cells deleted by the student, re-added from the release: test_err" in result.warnings
+    assert_gradable(result, release, expected)
+
+
+def test_ambiguous_markdown_answer_is_flagged(tmp_path, release, answered):
+    """Stripped metadata, new ids, a scratch markdown cell just before a written answer
+    and a scratch code cell before a code answer: code answers are found by their
+    signature; the markdown answer is a guess, and the warning says so."""
+    expected = answers(answered)
+    for n, cell in enumerate(answered.cells):
+        cell.metadata = {}
+        cell["id"] = f"other-{n}"
+    q1 = next(n for n, c in enumerate(answered.cells) if c.source.startswith("Ma réponse à q1_data"))
+    answered.cells.insert(q1, nbformat.v4.new_markdown_cell("brouillon"))
+    code = next(n for n, c in enumerate(answered.cells) if c.source.startswith("def train("))
+    answered.cells.insert(code, nbformat.v4.new_code_cell("print('essai')"))
+    result = repair(submit(tmp_path, answered))
+    assert "answer cells matched by position among several cells, check them: q1_data" in result.warnings
+    nb = assert_gradable(result, release)
+    got = answers(nb)
+    assert {k: v for k, v in got.items() if k != "q1_data"} == {k: v for k, v in expected.items() if k != "q1_data"}
