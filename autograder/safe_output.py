@@ -11,6 +11,14 @@ notebook is executed (before grades are read from the outputs):
   external loads, no iframes/objects/forms/styles); JavaScript and other unknown output
   types are dropped; plain images and text are kept.
 
+``SanitizeFeedback`` is for the feedback only (it rewrites markdown cells, which
+nbgrader's feedback template renders unsanitised even with ``HTMLExporter.sanitize_html``).
+Feedback settings (nbgrader_config.py)::
+
+    c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CapOutputs,
+                                        SanitizeFeedback, CSSHTMLHeaderPreprocessor]
+    c.HTMLExporter.sanitize_html = True
+
 HTML is cleaned with bleach (the library nbconvert's own sanitiser uses), with a narrow
 allow-list; SVG, which bleach does not handle, is cleaned as XML.
 """

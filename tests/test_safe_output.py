@@ -207,14 +207,15 @@ def test_hide_hidden_tests_leaves_other_cells_alone():
 
 def test_feedback_html_is_sanitised_end_to_end(tmp_path):
     """The feedback settings (see nbgrader_config in the report) on a hostile notebook."""
+    from pathlib import Path
+
+    import nbgrader
     from nbconvert import HTMLExporter
-    from nbgrader.preprocessors import GetGrades  # noqa: F401  (needs a gradebook: not run here)
     from traitlets.config import Config
 
     from autograder.safe_output import SanitizeFeedback
 
-    import nbgrader
-    from pathlib import Path
+    # GetGrades needs a gradebook: its resources are given by hand.
     templates = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
     c = Config()
     c.HTMLExporter.template_name = "feedback"
