@@ -151,9 +151,31 @@ def sanitize_output(output: dict, max_chars: float = float("inf")) -> dict:
     if dropped and not data.get("text/plain"):
         data["text/plain"] = f"(sortie supprimée : {', '.join(dropped)})"
     output["data"] = data
-    output["metadata"] = {k: v for k, v in output.get("metadata", {}).items()
-                          if k in data or "/" not in k}
+    output["metadata"] = safe_metadata(output.get("metadata", {}), data)
     return output
+
+
+METADATA_TYPES = {"width": (int, float), "height": (int, float), "unconfined": bool,
+                  "isolated": bool, "alt": str}
+
+
+def _typed(md: dict) -> dict:
+    return {k: v for k, v in md.items() if k in METADATA_TYPES and isinstance(v, METADATA_TYPES[k])
+            and not (isinstance(v, bool) and METADATA_TYPES[k] != bool)}
+
+
+def safe_metadata(metadata, data: dict) -> dict:
+    """Output metadata reduced to numeric width/height, boolean unconfined/isolated and
+    text alt, at the top and per kept mime type. nbconvert writes width/height unquoted
+    into <img> (``width=1 onload=...`` would be an event handler) and takes ``filenames``
+    as image URLs: everything else goes."""
+    if not isinstance(metadata, dict):
+        return {}
+    kept = _typed(metadata)
+    for mime in data:
+        if isinstance(metadata.get(mime), dict) and _typed(metadata[mime]):
+            kept[mime] = _typed(metadata[mime])
+    return kept
 
 
 # ---------------------------------------------------------------- capping sizes

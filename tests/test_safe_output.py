@@ -142,6 +142,15 @@ def test_svg_loses_scripts_handlers_and_external_links():
     assert clean_svg("<svg><unclosed") is None
 
 
+def test_output_metadata_cannot_inject_attributes_or_urls():
+    out = display({"image/png": PNG, "text/plain": "<Figure>"})
+    out.metadata = {"image/png": {"width": "1 onload=alert(1)", "height": 200, "alt": "courbe"},
+                    "filenames": {"image/png": "http://evil.example/x.png"}, "width": True,
+                    "application/javascript": {"x": 1}, "isolated": True}
+    nb = run(new_code_cell("x", outputs=[out]))
+    assert nb.cells[0].outputs[0].metadata == {"isolated": True, "image/png": {"height": 200, "alt": "courbe"}}
+
+
 def test_what_survives_in_a_notebook():
     outputs = [
         display({"text/html": "<p>ok</p><script>alert(1)</script><img src=x onerror=alert(1)>",
@@ -231,7 +240,9 @@ def test_feedback_html_is_sanitised_end_to_end(tmp_path):
     code.metadata["nbgrader"]["score"] = 0
     code.outputs += [display({"application/javascript": "alert('js')"}),
                      display({"text/html": "<b>gras</b><script>alert('html')</script>"}),
-                     display({"image/svg+xml": '<svg xmlns="http://www.w3.org/2000/svg" onload="alert(\'svg\')"/>'})]
+                     display({"image/svg+xml": '<svg xmlns="http://www.w3.org/2000/svg" onload="alert(\'svg\')"/>'}),
+                     display({"image/png": PNG}, )]
+    code.outputs[-1].metadata = {"image/png": {"width": "1 onload=alert('png')"}}
     nb = new_notebook(cells=[markdown, code])
     nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"x": "</script><script>alert('w')"}}
     for pp in (HideHiddenTests(), CapOutputs(), SanitizeFeedback()):
