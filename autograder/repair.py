@@ -37,6 +37,7 @@ from nbgrader.nbgraderformat import MetadataValidator
 from nbgrader.preprocessors import CheckCellMetadata
 
 MB = 1_000_000
+NBGRADER_FILES = {"timestamp.txt": 1000}  # written by nbgrader collect; read for late penalties
 IGNORED_NAMES = {"__pycache__", ".ipynb_checkpoints"}
 
 
@@ -403,10 +404,12 @@ def check_gradable(nb, name: str) -> None:
 # ---------------------------------------------------------------- the whole submission
 
 def _declared(found: dict, declared_files: dict, repaired: Repaired) -> None:
-    for name, cap in declared_files.items():
+    """Checked declared files (and nbgrader's timestamp.txt) into ``repaired.files``."""
+    for name, cap in {**NBGRADER_FILES, **declared_files}.items():
         entry = found.get(name)
         if entry is None:
-            repaired.warnings.append(f"{name} not handed in")
+            if name in declared_files:
+                repaired.warnings.append(f"{name} not handed in")
         elif entry.size > cap:
             repaired.warnings.append(f"{name} is {entry.size / MB:.1f} MB, over its {cap / MB:g} MB "
                                      "limit: not used")
@@ -427,7 +430,8 @@ def repair_submission(submitted_dir: Path, release_dir: Path, declared_files: di
     """Read, check and repair one submission (one student, one assignment).
 
     ``release_dir`` holds the release notebooks ``<name>.ipynb``; ``declared_files``
-    maps the other file names a student may hand in to their size cap in bytes.
+    maps the other file names a student may hand in to their size cap in bytes
+    (nbgrader's ``timestamp.txt`` is always kept).
     Guarantees: never raises for a bad submission (``error`` says why it cannot be
     graded); each notebook in ``notebooks`` has one cell per nbgrader cell of its release
     and passes nbformat.validate and CheckCellMetadata; ``files`` holds only regular
@@ -459,7 +463,8 @@ def repair_submission(submitted_dir: Path, release_dir: Path, declared_files: di
         except (Refused, ValueError) as exc:
             errors.append(str(exc))
     _declared(found, declared_files, repaired)
-    repaired.warnings += _ignored(found, {e.rel for e in picked.values()} | set(declared_files))
+    used = {e.rel for e in picked.values()} | set(declared_files) | set(NBGRADER_FILES)
+    repaired.warnings += _ignored(found, used)
     if errors:
         repaired.error = "; ".join(errors)
     return repaired
@@ -467,9 +472,10 @@ def repair_submission(submitted_dir: Path, release_dir: Path, declared_files: di
 
 def write_repaired(repaired: Repaired, dest: Path, declared_files: dict) -> None:
     """Write the repaired notebooks as ``dest/<name>.ipynb`` and copy the declared files
-    (without following links, within their caps) into ``dest``."""
+    and nbgrader's timestamp.txt (without following links, within their caps) into ``dest``."""
+    caps = {**NBGRADER_FILES, **declared_files}
     dest.mkdir(parents=True, exist_ok=True)
     for name, nb in repaired.notebooks.items():
         nbformat.write(nb, str(dest / f"{name}.ipynb"))
     for name, path in repaired.files.items():
-        copy_capped(path, dest / name, declared_files[name])
+        copy_capped(path, dest / name, caps[name])
