@@ -88,7 +88,12 @@ def scan(folder: Path, max_entries: int, wanted: set = frozenset()) -> tuple[dic
     todo = [(folder, "")]
     while todo:
         directory, prefix = todo.pop(0)
-        for entry in _listing(directory, 50 * max_entries, wanted if not prefix else set()):
+        try:
+            listing = _listing(directory, 50 * max_entries, wanted if not prefix else set())
+        except OSError as exc:
+            warnings.append(f"{prefix or 'the submission folder'} cannot be read ({exc.strerror}): refused")
+            continue
+        for entry in listing:
             if entry.name.startswith(".") or entry.name in IGNORED_NAMES:
                 continue
             seen += 1
@@ -444,7 +449,7 @@ def repair_submission(submitted_dir: Path, release_dir: Path, declared_files: di
         repaired.error = "submission folder missing (or a symbolic link)"
         return repaired
     names = sorted(p.stem for p in release_dir.glob("*.ipynb"))
-    wanted = {f"{n}.ipynb" for n in names} | set(declared_files)
+    wanted = {f"{n}.ipynb" for n in names} | set(declared_files) | set(NBGRADER_FILES)
     found, repaired.warnings = scan(submitted_dir, limits.max_entries, wanted)
     picked = pick_notebooks(names, found, repaired.warnings)
     errors = []
