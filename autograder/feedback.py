@@ -8,23 +8,35 @@ never the traceback through instructor code.
 
 from __future__ import annotations
 
-import re
+from nbgrader.preprocessors import ClearHiddenTests
 
-from nbgrader.preprocessors import NbGraderPreprocessor
-
-HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[ \t]*$", re.S | re.M)
 HIDDEN_NOTE = "# (tests cachés exécutés par le correcteur)"
 
 
-def strip_hidden(source: str) -> str:
-    return HIDDEN.sub(HIDDEN_NOTE, source)
+class HideHiddenTests(ClearHiddenTests):
+    """nbgrader's ClearHiddenTests for the feedback: each hidden region of a code cell
+    becomes the note HIDDEN_NOTE, and an error in such a cell shows only its last line
+    (``ename: evalue``). Delimiters come from ``ClearHiddenTests.begin_test_delimeter``
+    / ``end_test_delimeter``; a nested or unclosed region raises, as in nbgrader."""
 
+    def _remove_hidden_test_region(self, cell) -> bool:
+        """Remove the hidden regions (nbgrader's code), leaving the note in their place."""
+        lines = []
+        for line in cell.source.split("\n"):
+            if self.begin_test_delimeter in line:
+                indent = line[:len(line) - len(line.lstrip())]
+                lines.append(indent + HIDDEN_NOTE)
+            lines.append(line)
+        original, cell.source = cell.source, "\n".join(lines)
+        removed = super()._remove_hidden_test_region(cell)
+        if not removed:
+            cell.source = original
+        return removed
 
-class HideHiddenTests(NbGraderPreprocessor):
     def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type != "code" or "BEGIN HIDDEN TESTS" not in cell.source:
+        if cell.cell_type != "code" or self.begin_test_delimeter not in cell.source:
             return cell, resources
-        cell.source = strip_hidden(cell.source)
+        cell, resources = super().preprocess_cell(cell, resources, index)
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
