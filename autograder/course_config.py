@@ -19,6 +19,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, GetG
 
 from .execute import SandboxedExecute
 from .feedback import HideHiddenTests
+from .safe_output import CapOutputs, SanitizeFeedback
 
 COURSE_ID = "nncourse"
 HANDED_IN = {"06_cnn_cifar10": ["cnn_weights.pt"]}  # files other than notebooks, per assignment
@@ -52,9 +53,14 @@ def apply(c) -> None:
     # Deleted test cells are re-added (and reported by the pipeline).
     c.OverwriteCells.add_missing_cells = True
 
+    # Outputs (images included) are capped per cell and per notebook; CapOutputs keeps every
+    # error, so truncation never changes a grade (it must come before SaveAutoGrades).
     c.Autograde.autograde_preprocessors = [
-        SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+        SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, CapOutputs,
         SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
     ]
-    # Feedback shows the student what failed (the French message), never the hidden test code.
-    c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+    # Feedback shows the student what failed (the French message), never the hidden test code,
+    # and nothing executable that student code produced (scripts, handlers, external loads).
+    c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CapOutputs, SanitizeFeedback,
+                                        CSSHTMLHeaderPreprocessor]
+    c.HTMLExporter.sanitize_html = True

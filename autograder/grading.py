@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import re
 import shutil
 import tempfile
@@ -32,14 +31,13 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import nbformat
 from nbgrader.api import Gradebook
 from tqdm.auto import tqdm
 
 from . import course
 from .execute import REPORT_SUFFIX
+from .repair import repair_submission, write_repaired
 from .sandbox import Sandbox, clean_stale_scratch
-from .submissions import nbgrader_meta
 
 # nbgrader's own database use and its re-added cells (which have no id) warn on every
 # submission; neither is actionable for the instructor.
@@ -103,31 +101,6 @@ def prepare(workdir: Path, names: list[str] | None = None) -> None:
     course.generate(workdir, names)
 
 
-def _grade_cells(nb) -> dict:
-    return {nbgrader_meta(c)["grade_id"]: c for c in nb.cells if nbgrader_meta(c).get("grade_id")}
-
-
-def preflight(path: Path, release_nb, outcome: Outcome):
-    """Read a submitted notebook; record what is wrong with it. None if it cannot be graded."""
-    if not path.exists():
-        outcome.error(f"notebook {path.name} missing from the submission")
-        return None
-    try:
-        nb = nbformat.read(str(path), as_version=4)
-        nbformat.validate(nb)
-    except nbformat.reader.NotJSONError:
-        outcome.error(f"{path.name} is not valid JSON (damaged or truncated file)")
-        return None
-    except Exception as exc:  # not a notebook, bad schema
-        first_line = (str(exc).strip().splitlines() or [""])[0][:160]
-        outcome.error(f"{path.name} is not a valid notebook ({type(exc).__name__}: {first_line})")
-        return None
-    missing = sorted(set(_grade_cells(release_nb)) - set(_grade_cells(nb)))
-    if missing:
-        outcome.warn(f"cells deleted by the student, re-added from the release: {', '.join(missing)}")
-    return nb
-
-
 def _timeouts_and_reports(autograded: Path) -> list[dict]:
     """The sandbox reports that SandboxedExecute wrote next to each autograded notebook."""
     reports = []
@@ -155,34 +128,14 @@ def _last_error(result: dict) -> str:
     return (causes or errors or lines or ["unknown error"])[-1][:300]
 
 
-def stage_submission(submitted: Path, staged: Path, notebooks: list[str], files: list[str], outcome: "Outcome",
-                     max_file_bytes: int) -> None:
-    """Copy into ``staged`` only what is graded: the expected notebooks and the declared files,
-    regular files under the size cap. Symlinks are refused; anything else is left out."""
-    staged.mkdir(parents=True)
-    wanted = {f"{n}.ipynb" for n in notebooks} | set(files)
-    for name in sorted(wanted):
-        path = submitted / name
-        if path.is_symlink():
-            outcome.warn(f"{name} is a symbolic link: refused (hand in the file itself)")
-        elif path.is_file():
-            if path.stat().st_size > max_file_bytes:
-                outcome.warn(f"{name} is larger than {max_file_bytes // 2**20} MiB: left out")
-            else:
-                shutil.copyfile(path, staged / name)
-
-
-def _run_nbgrader(workdir: Path, student: str, assignment: str, config, outcome: "Outcome") -> dict:
+def _run_nbgrader(workdir: Path, student: str, assignment: str, config, repaired, declared: dict) -> dict:
     """One ``nbgrader autograde`` of one submission, from a staging folder that holds only what
-    is graded; its autograded copy (if any) replaces the one in ``workdir``. Execution itself
-    happens in the sandbox (SandboxedExecute, named in the course configuration)."""
-    submitted = workdir / "submitted" / student / assignment
+    is graded (the repaired notebooks, the declared files); its autograded copy (if any)
+    replaces the one in ``workdir``. Execution itself happens in the sandbox
+    (SandboxedExecute, named in the course configuration)."""
     scratch = Path(tempfile.mkdtemp(prefix="nncourse-grade-"))
     try:
-        sandbox = Sandbox(config=config)
-        stage_submission(submitted, scratch / "submitted" / student / assignment,
-                         course.notebook_names(assignment, workdir), sandbox.submission_files.get(assignment, []),
-                         outcome, sandbox.submission_file_bytes)
+        write_repaired(repaired, scratch / "submitted" / student / assignment, declared)
         nb_api = course.api(scratch, db=workdir / "gradebook.db", config=config,
                             source_directory=str(workdir / "source"))
         result = nb_api.autograde(assignment, student, force=True, create=True)
@@ -205,15 +158,17 @@ def grade_submission(workdir: Path, student: str, assignment: str, config=None) 
     """
     outcome = Outcome(student, assignment)
     t0 = time.monotonic()
-    submitted = workdir / "submitted" / student / assignment
     try:
-        ok = True
-        for name in course.notebook_names(assignment, workdir):
-            release_nb = nbformat.read(str(workdir / "release" / assignment / f"{name}.ipynb"), as_version=4)
-            ok &= preflight(submitted / f"{name}.ipynb", release_nb, outcome) is not None
-        if not ok:
+        sandbox = Sandbox(config=config)
+        declared = {name: sandbox.submission_file_bytes for name in sandbox.submission_files.get(assignment, [])}
+        repaired = repair_submission(workdir / "submitted" / student / assignment,
+                                     workdir / "release" / assignment, declared)
+        for note in repaired.warnings:
+            outcome.warn(note)
+        if repaired.error:
+            outcome.error(repaired.error)
             return outcome
-        result = _run_nbgrader(workdir, student, assignment, config, outcome)
+        result = _run_nbgrader(workdir, student, assignment, config, repaired, declared)
         if not result["success"]:
             outcome.error(f"grading failed: {_last_error(result)}")
             return outcome

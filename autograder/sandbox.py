@@ -49,6 +49,7 @@ from .runner import protocol
 
 RUNNER = Path(__file__).resolve().parent / "runner"
 CHECKS = Path(__file__).resolve().parent / "checks"
+STUDENT_PACKAGE = Path(find_spec("nncourse").origin).parent  # the nncourse the grader itself uses
 SCRATCH_PREFIX = "nncourse-sandbox-"
 GiB, MiB = 1 << 30, 1 << 20
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
@@ -121,6 +122,7 @@ class Sandbox(LoggingConfigurable):
             lib = ro / "lib" / "autograder"
             shutil.copytree(CHECKS, lib / "checks", ignore=shutil.ignore_patterns("__pycache__"))
             (lib / "__init__.py").write_text("")
+            shutil.copytree(STUDENT_PACKAGE, ro / "lib" / "nncourse", ignore=shutil.ignore_patterns("__pycache__"))
             inside = Path("/grading") if mode == "bwrap" else ro
             home = Path(INSIDE_HOME) if mode == "bwrap" else scratch / "home"
             settings = {**execution, "notebook": str(inside / "input" / "notebook.ipynb"),
@@ -397,12 +399,9 @@ def clean_stale_scratch() -> list[Path]:
 
 
 def python_paths() -> list[str]:
-    """Read-only paths the kernel needs: this Python, its environment, and the student package
-    when it is installed in editable mode (only that folder, never the repository)."""
+    """Read-only paths the kernel needs: this Python and its environment. (The student package
+    is copied next to the hidden checks, so an editable install never exposes the repository.)"""
     paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(os.path.realpath(sys.executable)).parent.parent)}
-    spec = find_spec("nncourse")
-    if spec and spec.submodule_search_locations:
-        paths.add(str(Path(list(spec.submodule_search_locations)[0]).resolve()))
     paths = {p for p in paths if not p.startswith("/usr/") and p != "/usr"}
     return sorted(p for p in paths if not any(p != q and p.startswith(q + os.sep) for q in paths))
 
@@ -424,7 +423,7 @@ def bwrap_works() -> bool:
 def seccomp_works() -> bool:
     code = "import autograder_runner.confine as c; c.install_filter()"
     try:
-        import pyseccomp  # noqa: F401
+        import pyseccomp  # noqa: F401  (the filter itself is tried in a child process below)
     except ImportError:
         return False
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,0 +1,89 @@
+"""Cost of sandboxed grading against an earlier grader, side by side, per assignment.
+
+    python benchmarks/grading_overhead.py --baseline a5b22c5 [-a 01_moons_numpy ...] [--rounds 3]
+
+For each assignment, the reference submission is graded by the baseline revision (checked
+out in a temporary git worktree) and by this checkout, alternately, ``rounds`` times each,
+each grading in a fresh process (nbgrader included). Prints the median wall and CPU
+seconds of both and their ratio; machines are noisy, so compare ratios, not seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+GRADE_ONE = """
+import sys, json
+from pathlib import Path
+from autograder import course, grading
+from autograder.submissions import course_notebooks, reference_files, reference_submission, write_files, write_submission
+workdir, a, student = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+for name, src, rel in course_notebooks(workdir, a):
+    write_submission(workdir, student, a, name, reference_submission(src, rel))
+write_files(workdir, student, a, reference_files(a))
+[o] = grading.grade_all(workdir, [a], [student], progress=False)
+print(json.dumps({"status": o.status, "reason": o.reason}))
+"""
+
+
+def timed(code_dir: Path, args: list) -> tuple[float, float, dict]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", GRADE_ONE, *args], cwd=code_dir, capture_output=True, text=True)
+    wall = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if out.returncode != 0:
+        raise SystemExit(f"grading failed in {code_dir}:\n{out.stderr[-2000:]}")
+    return wall, cpu, json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def prepare(code_dir: Path, workdir: Path, assignment: str) -> None:
+    code = f"from pathlib import Path; from autograder import grading; grading.prepare(Path({str(workdir)!r}), [{assignment!r}])"
+    subprocess.run([sys.executable, "-c", code], cwd=code_dir, check=True, capture_output=True)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--baseline", required=True, help="git revision of the grader to compare with")
+    ap.add_argument("-a", "--assignment", action="append", help="assignments (default: 01 to 05)")
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args(argv)
+    assignments = args.assignment or ["01_moons_numpy", "02_moons_pytorch", "03_spiral_softmax",
+                                      "04_mnist_logreg", "05_mlp"]
+    with tempfile.TemporaryDirectory(prefix="nncourse-bench-") as tmp:
+        tmp = Path(tmp)
+        base = tmp / "baseline"
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(base), args.baseline],
+                       check=True, capture_output=True)
+        try:
+            print(f"{'assignment':18s} {'baseline wall':>13s} {'sandbox wall':>12s} {'ratio':>6s} "
+                  f"{'baseline cpu':>12s} {'sandbox cpu':>11s} {'ratio':>6s}")
+            for a in assignments:
+                runs = {"baseline": [], "sandbox": []}
+                for label, code in (("baseline", base), ("sandbox", REPO)):
+                    prepare(code, tmp / f"{label}-{a}", a)
+                for k in range(args.rounds):
+                    for label, code in (("baseline", base), ("sandbox", REPO)):
+                        wall, cpu, outcome = timed(code, [str(tmp / f"{label}-{a}"), a, f"ref{k}"])
+                        assert outcome["status"] == "ok", (label, a, outcome)
+                        runs[label].append((wall, cpu))
+                med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in runs.items()}
+                (bw, bc), (sw, sc) = med["baseline"], med["sandbox"]
+                print(f"{a:18s} {bw:12.1f}s {sw:11.1f}s {sw / bw:6.2f} {bc:11.1f}s {sc:10.1f}s {sc / bc:6.2f}", flush=True)
+        finally:
+            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(base)], capture_output=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
