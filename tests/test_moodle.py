@@ -1,0 +1,156 @@
+"""Moodle intake (archives of every layout, bad input) and export (worksheet, gradebook CSV).
+Fast: no notebook is run; grades are written with nbgrader's Gradebook API."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import pytest
+
+from autograder import course
+from autograder.moodle_import import (MAX_FILE_BYTES, PARTICIPANTS_FILE, import_archive, load_participants,
+                                      student_id)
+from moodle_archives import LAYOUTS, entry, write_unflagged, write_worksheet, write_zip, zip_bytes
+
+A1, NB1 = "01_moons_numpy", "moons_numpy.ipynb"
+A6, NB6 = "06_cnn_cifar10", "cnn_cifar10.ipynb"
+
+
+def notebook(tag: str) -> bytes:
+    return json.dumps({"cells": [], "metadata": {"tag": tag}, "nbformat": 4, "nbformat_minor": 5}).encode()
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    w = tmp_path / "course"
+    for a in (A1, A6):
+        shutil.copytree(course.RELEASE / a, w / "release" / a)
+    return w
+
+
+def submitted(workdir, pid, assignment=A1):
+    folder = workdir / "submitted" / student_id(pid) / assignment
+    return {p.name: p.read_bytes() for p in folder.iterdir()} if folder.exists() else None
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_each_layout_with_accents_and_spaces(workdir, tmp_path, layout):
+    members = {entry("Élodie Müller-Ñúñez", 101, NB1, layout): notebook("e"),
+               entry("Jean Dupont", 102, NB1, layout): notebook("j"),
+               entry("Jean Dupont", 102, "onlinetext.html", layout, plugin="onlinetext"): b"<p>hi</p>"}
+    result = import_archive(write_zip(tmp_path / "s.zip", members), A1, workdir)
+    assert result.new == ["p101", "p102"] and not result.refused
+    assert submitted(workdir, 101) == {NB1: notebook("e")}
+    assert [reason for _, reason in result.not_taken] == ["onlinetext submission (only uploaded files are graded)"]
+    people = load_participants(workdir)
+    assert people["p101"]["full_name"] == "Élodie Müller-Ñúñez" and people["p101"]["participant_id"] == "101"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp437"])
+def test_names_without_the_utf8_flag(workdir, tmp_path, encoding):
+    name = "Zoé Brontë" if encoding == "utf-8" else "Zoé Ça"  # both encodable in cp437
+    archive = write_unflagged(tmp_path / "s.zip", {entry(name, 7, NB1): notebook("z")}, encoding)
+    result = import_archive(archive, A1, workdir)
+    assert result.new == ["p7"]
+    assert load_participants(workdir)["p7"]["full_name"] == name
+
+
+def test_weights_file_and_renamed_notebook(workdir, tmp_path):
+    members = {entry("Ana Lima", 5, "mon_cnn (1).ipynb"): notebook("a"),
+               entry("Ana Lima", 5, "cnn_weights.pt"): b"\x80weights"}
+    result = import_archive(write_zip(tmp_path / "s.zip", members), A6, workdir)
+    assert result.new == ["p5"]
+    assert submitted(workdir, 5, A6) == {NB6: notebook("a"), "cnn_weights.pt": b"\x80weights"}
+
+
+def test_notebook_in_a_nested_zip(workdir, tmp_path):
+    inner = zip_bytes({f"rendu/{NB1}": notebook("n"), "__MACOSX/._x": b"junk"})
+    result = import_archive(write_zip(tmp_path / "s.zip", {entry("Li Wei", 9, "rendu.zip"): inner}), A1, workdir)
+    assert result.new == ["p9"] and submitted(workdir, 9) == {NB1: notebook("n")}
+    assert any("__MACOSX" in e and "system file" in r for e, r in result.not_taken)
+
+
+def test_two_notebooks(workdir, tmp_path):
+    members = {entry("Bob A", 1, NB1): notebook("good"), entry("Bob A", 1, "brouillon.ipynb"): notebook("draft"),
+               entry("Eve B", 2, "v1.ipynb"): notebook("1"), entry("Eve B", 2, "v2.ipynb"): notebook("2")}
+    result = import_archive(write_zip(tmp_path / "s.zip", members), A1, workdir)
+    assert result.new == ["p1"] and submitted(workdir, 1) == {NB1: notebook("good")}
+    assert any("brouillon.ipynb" in e and "another notebook" in r for e, r in result.not_taken)
+    refused = dict(result.refused)
+    assert "2 notebooks, none named moons_numpy.ipynb" in refused["p2"]
+    assert submitted(workdir, 2) is None
+
+
+def test_missing_and_empty_submissions(workdir, tmp_path):
+    members = {entry("No Book", 3, "notes.txt"): b"pas de notebook",
+               entry("Empty One", 4, NB1): b"",
+               entry("Text Only", 6, "t.html", plugin="onlinetext"): b"<p>x</p>"}
+    result = import_archive(write_zip(tmp_path / "s.zip", members), A1, workdir)
+    refused = dict(result.refused)
+    assert refused["p3"] == "no notebook (.ipynb) in the submission"
+    assert refused["p4"] == "no notebook (.ipynb) in the submission"
+    assert refused["p6"] == "no uploaded file"
+    assert ("Empty One_4_assignsubmission_file/" + NB1, "empty file") in result.not_taken
+    assert not (workdir / "submitted").exists() or not any((workdir / "submitted").iterdir())
+    assert set(load_participants(workdir)) == {"p3", "p4", "p6"}
+
+
+def test_hostile_entries(workdir, tmp_path):
+    good = entry("Ok Student", 8, NB1)
+    members = {good: notebook("ok"),
+               "../../evil.ipynb": notebook("x"),
+               "/etc/passwd_1_assignsubmission_file/x.ipynb": notebook("x"),
+               entry("Ok Student", 8, "../../../escape.py"): b"print(1)",
+               "random.txt": b"?"}
+    archive = write_zip(tmp_path / "s.zip", members, symlinks={entry("Ok Student", 8, "link.pt"): "/etc/shadow"})
+    result = import_archive(archive, A1, workdir)
+    assert result.new == ["p8"] and submitted(workdir, 8) == {NB1: notebook("ok")}
+    reasons = dict(result.not_taken)
+    assert reasons["../../evil.ipynb"] == "path leaves the archive (..)"
+    assert reasons["/etc/passwd_1_assignsubmission_file/x.ipynb"] == "absolute path"
+    assert reasons[entry("Ok Student", 8, "link.pt")] == "symbolic link"
+    assert reasons["random.txt"] == "not named like a Moodle submission file"
+    assert not (tmp_path / "escape.py").exists() and not (workdir.parent / "evil.ipynb").exists()
+
+
+def test_huge_member_is_not_read(workdir, tmp_path, monkeypatch):
+    monkeypatch.setattr("autograder.moodle_import.MAX_FILE_BYTES", 1000)
+    members = {entry("Big Data", 11, NB1): notebook("b"), entry("Big Data", 11, "cnn_weights.pt"): b"0" * 5000}
+    result = import_archive(write_zip(tmp_path / "s.zip", members), A1, workdir)
+    assert result.new == ["p11"] and submitted(workdir, 11) == {NB1: notebook("b")}
+    assert dict(result.not_taken)[entry("Big Data", 11, "cnn_weights.pt")] == "larger than 0 MB"
+    assert MAX_FILE_BYTES >= 50 * 2**20  # real weights (1 MB) and notebooks with outputs fit
+
+
+def test_not_a_zip_and_unknown_assignment(workdir, tmp_path):
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(b"not a zip")
+    result = import_archive(bad, A1, workdir)
+    assert "not a readable zip file" in result.not_taken[0][1] and not result.new
+    result = import_archive(bad, "99_nope", workdir)
+    assert "unknown assignment" in result.refused[0][1]
+
+
+def test_reimport_replaces_only_what_changed(workdir, tmp_path):
+    first = {entry("A A", 1, NB1): notebook("1"), entry("B B", 2, NB1): notebook("2")}
+    import_archive(write_zip(tmp_path / "1.zip", first), A1, workdir)
+    stamp = (workdir / "submitted/p1" / A1 / NB1).stat().st_mtime_ns
+    second = {entry("A A", 1, NB1): notebook("1"), entry("B B", 2, NB1): notebook("2 corrigé"),
+              entry("C C", 3, NB1): notebook("3")}
+    result = import_archive(write_zip(tmp_path / "2.zip", second, ), A1, workdir)
+    assert (result.new, result.changed, result.unchanged) == (["p3"], ["p2"], ["p1"])
+    assert (workdir / "submitted/p1" / A1 / NB1).stat().st_mtime_ns == stamp
+    assert submitted(workdir, 2) == {NB1: notebook("2 corrigé")}
+    assert "new: 1, changed: 1, unchanged: 1" in result.summary()
+
+
+def test_participants_merged_from_a_french_worksheet(workdir, tmp_path):
+    ws = write_worksheet(tmp_path / "ws.csv", [{"pid": 1, "name": "Élodie M", "email": "Elodie.M@univ.fr"}],
+                         french=True)
+    import_archive(write_zip(tmp_path / "s.zip", {entry("Élodie M", 1, NB1): notebook("e")}), A1, workdir, ws)
+    row = load_participants(workdir)["p1"]
+    assert row["email"] == "Elodie.M@univ.fr" and row["full_name"] == "Élodie M"
+    with open(workdir / PARTICIPANTS_FILE, newline="", encoding="utf-8") as f:
+        assert next(csv.reader(f)) == ["student_id", "participant_id", "full_name", "email", "idnumber"]
