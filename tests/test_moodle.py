@@ -154,3 +154,88 @@ def test_participants_merged_from_a_french_worksheet(workdir, tmp_path):
     assert row["email"] == "Elodie.M@univ.fr" and row["full_name"] == "Élodie M"
     with open(workdir / PARTICIPANTS_FILE, newline="", encoding="utf-8") as f:
         assert next(csv.reader(f)) == ["student_id", "participant_id", "full_name", "email", "idnumber"]
+
+
+# --- export: intake -> grades -> worksheet -------------------------------------------------
+
+from autograder.moodle_export import course_grades, fill_worksheet, write_gradebook_csv  # noqa: E402
+
+import fake_course  # noqa: E402
+from fake_course import student  # noqa: E402
+
+ROSTER = [(101, "Élodie Müller", "Elodie.Muller@univ.fr"), (102, "Jean Dupont", "jean@univ.fr"),
+          (103, "Zoé Ça", "zoe@univ.fr"), (104, "Li Wei", "li@univ.fr"), (105, "Ana Lima", "ana@univ.fr"),
+          (106, "Absent Étudiant", "absent@univ.fr")]
+GRADED = {"p101": student({}, manual=1.0),
+          "p102": student({"test_forward": 0.0}),
+          "p103": student({}, status="error", reason="moons_numpy.ipynb is not valid JSON"),
+          "p104": student({}, status="to regrade", reason="changed hidden tests"),
+          "p105": student({"test_sigmoid": 1.0}, status="warning", reason="cell x stopped after 30 s", manual=0.5)}
+
+
+def read_rows(path):
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        return list(csv.reader(f))
+
+
+@pytest.fixture
+def round_trip(workdir, tmp_path):
+    """Import an archive of 5 students, then grade them (fake: gradebook rows + report)."""
+    members = {entry(name, pid, NB1): notebook(name) for pid, name, _ in ROSTER[:5]}
+    result = import_archive(write_zip(tmp_path / "all.zip", members), A1, workdir)
+    assert sorted(result.new) == sorted(GRADED)
+    fake_course.build(workdir, GRADED)
+    return workdir
+
+
+@pytest.mark.parametrize("french", [False, True])
+def test_worksheet_round_trip_every_cell(round_trip, tmp_path, french):
+    sheet = write_worksheet(tmp_path / "ws.csv", [{"pid": p, "name": n, "email": e} for p, n, e in ROSTER], french)
+    before = read_rows(sheet)
+    result = fill_worksheet(sheet, course_grades(round_trip), A1, tmp_path / "out.csv")
+    after = read_rows(tmp_path / "out.csv")
+    assert after[0] == before[0] and len(after) == len(before)
+    grade_col, comment_col = 4, 9
+    dec = (lambda s: s.replace(".", ",")) if french else (lambda s: s)
+    expected = {"p101": (dec("20.00"), "Note : 6/6 points."),
+                "p102": (dec("6.67"), "Note : 2/6 points. Les réponses rédigées ne sont pas encore corrigées."),
+                "p103": ("", "Non noté : le notebook n'a pas pu être corrigé (moons_numpy.ipynb is not valid JSON). "
+                             "Contactez l'enseignant."),
+                "p104": ("", "Note en attente : la correction automatique doit être refaite."),
+                "p105": (dec("15.00"), "Note : 4.5/6 points. Remarque : cell x stopped after 30 s.")}
+    for old, new in zip(before[1:], after[1:]):
+        sid = "p" + old[0].split()[-1]
+        want = list(old)
+        if sid in expected:
+            want[grade_col], want[comment_col] = expected[sid]
+        assert new == want, sid
+    assert sorted(result.filled) == ["p101", "p102", "p105"]
+    assert result.withheld == [("p103", "error"), ("p104", "to regrade")]
+    assert result.untouched == ["Participant 106"]
+
+
+def test_worksheet_semicolons_bom_and_missing_columns(round_trip, tmp_path):
+    sheet = tmp_path / "ws.csv"
+    sheet.write_bytes("\ufeffIdentifiant;Nom complet;Note;Note maximale;Dernière modification (évaluation)\n"
+                      "Participant 101;Élodie Müller;;10,00;-\n".encode("utf-8"))
+    result = fill_worksheet(sheet, course_grades(round_trip), A1, tmp_path / "out.csv")
+    out = (tmp_path / "out.csv").read_bytes()
+    assert out.startswith(b"\xef\xbb\xbf")
+    assert out.decode("utf-8-sig").splitlines()[1] == "Participant 101;Élodie Müller;10,00;10,00;-"
+    assert "no feedback comments column" in result.problems[0]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="Identifier"):
+        fill_worksheet(bad, {}, A1, tmp_path / "x.csv")
+
+
+def test_gradebook_csv_keyed_on_email_and_idnumber(round_trip, tmp_path):
+    sheet = write_worksheet(tmp_path / "ws.csv", [{"pid": p, "name": n, "email": e} for p, n, e in ROSTER[:4]])
+    import_archive(write_zip(tmp_path / "none.zip", {}), A1, round_trip, participants=sheet)
+    result = write_gradebook_csv(round_trip, course_grades(round_trip), tmp_path / "gb.csv")
+    rows = read_rows(tmp_path / "gb.csv")
+    assert rows[0] == ["ID number", "Email address", "Full name", A1, f"{A1} (feedback)"]
+    by_email = {r[1]: r for r in rows[1:]}
+    assert by_email["Elodie.Muller@univ.fr"][3] == "6.00"        # case kept: Moodle matches it exactly
+    assert by_email["zoe@univ.fr"][3] == "" and by_email["li@univ.fr"][3] == ""
+    assert result.problems == ["p105: no idnumber nor email in moodle_participants.csv: left out"]
