@@ -19,6 +19,7 @@ from html import escape
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -29,6 +30,7 @@ from . import course  # noqa: E402
 from .export import collect_rows  # noqa: E402
 from .grading import load_report  # noqa: E402
 from .moodle_import import load_participants  # noqa: E402
+from .similarity import flagged_pairs  # noqa: E402
 from .submissions import autograded_tests  # noqa: E402
 
 REPORT_HTML = "report.html"
@@ -50,7 +52,7 @@ function filterTable(inp){const q=inp.value.toLowerCase(),t=document.getElementB
 
 def _svg(fig) -> str:
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     text = buf.getvalue()
     return text[text.index("<svg"):]
@@ -60,6 +62,7 @@ def score_histogram(scores: list[float], max_score: float, title: str) -> str:
     fig, ax = plt.subplots(figsize=(5, 3))
     ax.hist(scores, bins=min(10, max(1, int(max_score) or 1)), range=(0, max_score or 1), color="#4a7")
     ax.set(xlabel=f"autograded score (/{max_score:g})", ylabel="students", title=title)
+    ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     return _svg(fig)
 
 
@@ -183,7 +186,7 @@ def build_report(workdir: Path, assignments: list[str] | None = None, similarity
     sections = []
     for a in assignments or list(cells):
         arows = [r for r in rows if r["assignment"] == a]
-        pairs = _similar_pairs(workdir, a) if similarity else []
+        pairs = flagged_pairs(workdir, a) if similarity else []
         sections.append(assignment_section(workdir, a, arows, cells.get(a, []), report, people, known, pairs))
     toc = " · ".join(f"<a href=\"#{escape(a)}\">{escape(a)}</a>" for a in assignments or cells)
     html = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Grading report</title>"
@@ -194,9 +197,3 @@ def build_report(workdir: Path, assignments: list[str] | None = None, similarity
     return path
 
 
-def _similar_pairs(workdir: Path, assignment: str) -> list:
-    try:
-        from .similarity import flagged_pairs
-    except ImportError:
-        return []
-    return flagged_pairs(workdir, assignment)

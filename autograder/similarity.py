@@ -15,9 +15,8 @@ Not evidence, and dropped:
 The other fingerprints weigh log(class size / students having it): a fingerprint two
 students share weighs more than one ten share. A pair's score is the weight the two have
 in common over the weight of the smaller of their two sets (1.0: one holds all the
-other's distinctive code). Pairs
-at or above ``threshold`` are listed, best first, with the matching cells side by side in
-the instructor report. It never changes a grade.
+other's distinctive code). Pairs at or above ``threshold`` are listed, best first, with
+the matching cells side by side in the instructor report. It never changes a grade.
 """
 
 from __future__ import annotations
