@@ -239,3 +239,42 @@ def test_gradebook_csv_keyed_on_email_and_idnumber(round_trip, tmp_path):
     assert by_email["Elodie.Muller@univ.fr"][3] == "6.00"        # case kept: Moodle matches it exactly
     assert by_email["zoe@univ.fr"][3] == "" and by_email["li@univ.fr"][3] == ""
     assert result.problems == ["p105: no idnumber nor email in moodle_participants.csv: left out"]
+
+
+# --- command line and demo ------------------------------------------------------------------
+
+from autograder.cli import main  # noqa: E402
+from autograder.moodle_cli import demo_moodle  # noqa: E402
+
+
+def test_command_line_import_export_report(workdir, tmp_path, capsys):
+    archive = write_zip(tmp_path / "all.zip", {entry(name, pid, NB1): notebook(name) for pid, name, _ in ROSTER[:5]})
+    sheet = write_worksheet(tmp_path / "ws.csv", [{"pid": p, "name": n, "email": e} for p, n, e in ROSTER], True)
+    assert main(["import-moodle", str(archive), "-a", A1, "-w", str(workdir), "--participants", str(sheet)]) == 0
+    assert "new: 5, changed: 0, unchanged: 0" in capsys.readouterr().out
+    fake_course.build(workdir, GRADED)
+    assert main(["export", "-w", str(workdir), "--moodle-worksheet", str(sheet),
+                 "--moodle-gradebook", str(tmp_path / "gb.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "graded: 3, no grade (comment only): 2, rows untouched: 1" in out
+    assert (workdir / "grades.csv").exists() and (tmp_path / "ws-filled.csv").exists()
+    assert read_rows(tmp_path / "ws-filled.csv")[1][4] == "20,00"
+    assert len(read_rows(tmp_path / "gb.csv")) == 1 + 5
+    assert main(["report", "-w", str(workdir)]) == 0 and (workdir / "report.html").exists()
+
+
+def test_demo_moodle(workdir, tmp_path):
+    for sid in ("correct", "partly-wrong", "corrupt"):
+        (workdir / "submitted" / sid / A1).mkdir(parents=True)
+        (workdir / "submitted" / sid / A1 / NB1).write_bytes(notebook(sid))
+    fake_course.build(workdir, {"correct": student({}, manual=1.0), "partly-wrong": student({"test_forward": 0.0}),
+                                "corrupt": student({}, status="error", reason="not valid JSON")})
+    written = demo_moodle(workdir, [A1])
+    assert [p.name for p in written] == [f"{A1}-submissions.zip", f"{A1}-worksheet.csv",
+                                         f"{A1}-worksheet-filled.csv", "report.html"]
+    rows = {r[0]: r for r in read_rows(workdir / "moodle" / f"{A1}-worksheet-filled.csv")}
+    assert rows["Participant 1001"][4] == "20.00"         # correct
+    assert rows["Participant 1002"][4] == ""              # corrupt: no grade, never 0
+    assert rows["Participant 1003"][4] == "6.67"          # partly-wrong
+    assert rows["Participant 1999"][4] == ""              # nothing handed in: untouched
+    assert sorted(p.name for p in (workdir / "moodle" / "intake" / "submitted").iterdir()) == ["p1001", "p1002", "p1003"]
