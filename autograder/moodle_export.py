@@ -7,8 +7,12 @@ The worksheet is the file Moodle gives with "Download grading worksheet" for ONE
 assignment. Its importer finds the columns by their header in the Moodle site's language
 ("Identifier"/"Identifiant", "Grade"/"Note", "Last modified (grade)"/"Dernière modification
 (note)" or "(évaluation)"), so the downloaded file is filled in place: same columns, same
-order, same headers, same delimiter and decimal separator. Only the grade and the feedback
-comment of the students graded here change; every other row is left as it was.
+order, same headers, same decimal separator (Moodle reads it with ``unformat_float``), and
+commas between fields whatever the file had (the importer reads comma-separated values
+only, even from a French site; a spreadsheet may have re-saved it with semicolons). Only
+the grade and the feedback comment of the students graded here change; every other row is
+left as it was. The comment column is the comments plugin's name: "Feedback comments",
+"Feedback par commentaires" (French 4.x) or "Commentaires de feedback" (older packs).
 
 Grades are those of ``export.collect_rows`` (the nbgrader gradebook joined with
 ``grading_report.json``): autograded points, plus the manual points once a person has
@@ -42,7 +46,7 @@ WITHHELD = {"error": "Non noté : le notebook n'a pas pu être corrigé ({reason
 WORKSHEET_HEADERS = {
     "grade": ("Grade", "Note"),
     "max": ("Maximum Grade", "Maximum grade", "Note maximale"),
-    "feedback": ("Feedback comments", "Commentaires de feedback", "Commentaires en feedback"),
+    "feedback": ("Feedback comments", "Feedback par commentaires", "Commentaires de feedback"),
     "modified": ("Last modified (grade)", "Dernière modification (note)", "Dernière modification (évaluation)"),
 }
 
@@ -123,7 +127,7 @@ def _decimal_comma(rows: list[list[str]], columns: list[int | None], french: boo
 
 
 def read_worksheet(path: Path) -> tuple[list[list[str]], str, bool]:
-    """Rows (header first), delimiter and whether the file starts with a BOM."""
+    """Rows (header first), the delimiter it was written with, and whether it starts with a BOM."""
     raw = path.read_bytes()
     bom = raw.startswith(b"\xef\xbb\xbf")
     text = raw.decode("utf-8-sig")
@@ -135,7 +139,7 @@ def read_worksheet(path: Path) -> tuple[list[list[str]], str, bool]:
 def fill_worksheet(worksheet: Path, grades: dict, assignment: str, to: Path) -> FillResult:
     """Write ``worksheet`` to ``to`` with the grade and comment of each student graded here."""
     result = FillResult()
-    rows, delimiter, bom = read_worksheet(worksheet)
+    rows, _, bom = read_worksheet(worksheet)
     header = rows[0] if rows else []
     col = {k: _find(header, names) for k, names in WORKSHEET_HEADERS.items()}
     col["identifier"] = _find(header, HEADERS["identifier"])
@@ -168,7 +172,7 @@ def fill_worksheet(worksheet: Path, grades: dict, assignment: str, to: Path) -> 
         if col["feedback"] is not None:
             row[col["feedback"]] = grade.comment
     with open(to, "w", newline="", encoding="utf-8-sig" if bom else "utf-8") as f:
-        csv.writer(f, delimiter=delimiter).writerows(rows)
+        csv.writer(f).writerows(rows)  # Moodle's importer: load_csv_content(..., 'utf-8', 'comma')
     return result
 
 

@@ -221,7 +221,7 @@ def test_worksheet_semicolons_bom_and_missing_columns(round_trip, tmp_path):
     result = fill_worksheet(sheet, course_grades(round_trip), A1, tmp_path / "out.csv")
     out = (tmp_path / "out.csv").read_bytes()
     assert out.startswith(b"\xef\xbb\xbf")
-    assert out.decode("utf-8-sig").splitlines()[1] == "Participant 101;Élodie Müller;10,00;10,00;-"
+    assert out.decode("utf-8-sig").splitlines()[1] == 'Participant 101,Élodie Müller,"10,00","10,00",-'  # commas
     assert "no feedback comments column" in result.problems[0]
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
