@@ -49,7 +49,7 @@ def cmd_export_moodle(args, plain_export) -> int:
         result = fill_worksheet(args.moodle_worksheet, grades, assignment, to)
         print(f"\nMoodle grading worksheet for {assignment}: {to}\n{result.summary()}")
     if args.moodle_gradebook:
-        result = write_gradebook_csv(args.workdir, grades, args.moodle_gradebook)
+        result = write_gradebook_csv(args.workdir, grades, args.moodle_gradebook, args.assignment)
         print(f"\nMoodle gradebook import: {args.moodle_gradebook}\n{result.summary()}")
     return 0
 

@@ -21,7 +21,7 @@ graded, or that is held back (``to regrade``, ``suspected tampering``), gets no 
 all — an empty cell, which Moodle skips — never a 0; its comment says why.
 
 The gradebook CSV ("Import grades from CSV file") has one row per student keyed on the
-idnumber and the email (as Moodle stores it: the match is case-sensitive) of
+idnumber, or on the email (as Moodle stores it: the match is case-sensitive), of
 ``moodle_participants.csv``, and a grade and a feedback column per assignment, in points.
 """
 
@@ -38,7 +38,7 @@ from nbgrader.api import Gradebook
 from . import course
 from .export import collect_rows
 from .grading import load_report
-from .moodle_import import HEADERS, load_participants, student_id
+from .moodle_import import HEADERS, PARTICIPANTS_FILE, load_participants, student_id
 
 WITHHELD = {"error": "Non noté : le notebook n'a pas pu être corrigé ({reason}). Contactez l'enseignant.",
             "to regrade": "Note en attente : la correction automatique doit être refaite.",
@@ -178,31 +178,48 @@ def fill_worksheet(worksheet: Path, grades: dict, assignment: str, to: Path) -> 
 
 # --- course gradebook CSV ------------------------------------------------------------------
 
-GRADEBOOK_KEYS = ["ID number", "Email address", "Full name"]
+KEY_COLUMNS = {"idnumber": "ID number", "email": "Email address"}
 
 
-def write_gradebook_csv(workdir: Path, grades: dict, to: Path) -> FillResult:
-    """Moodle's "Import grades from CSV file": map "ID number" to useridnumber or "Email
-    address" to useremail, and each assignment column to its grade item."""
+def _key_field(students: list[str], people: dict) -> str:
+    """idnumber when it identifies at least as many students as the email, else email."""
+    have = {k: sum(1 for s in students if people.get(s, {}).get(k)) for k in KEY_COLUMNS}
+    return "idnumber" if have["idnumber"] >= have["email"] else "email"
+
+
+def write_gradebook_csv(workdir: Path, grades: dict, to: Path, assignments: list[str] | None = None) -> FillResult:
+    """Moodle's "Import grades from CSV file": one key column ("ID number", mapped to
+    useridnumber, or "Email address", mapped to useremail), "Full name" (map it to nothing),
+    and a grade and a feedback column per assignment, in points.
+
+    Moodle's importer reads an empty grade as "no grade" and clears the grade it had, and a
+    row with a blank key is given to the previous row's student: so every row has its key,
+    and a student with no grade in any column of the file is left out (the worksheet carries
+    their comment). With several assignments, an empty cell still clears that one grade:
+    export one assignment at a time (``-a``) when some could not be graded."""
     result = FillResult()
     people = load_participants(workdir)
-    assignments = sorted({a for a, _ in grades})
-    students = sorted({s for _, s in grades})
-    header = GRADEBOOK_KEYS + [c for a in assignments for c in (a, f"{a} (feedback)")]
+    assignments = sorted({a for a, _ in grades if not assignments or a in assignments})
+    students = sorted({s for a, s in grades if a in assignments})
+    key = _key_field(students, people)
+    header = [KEY_COLUMNS[key], "Full name"] + [c for a in assignments for c in (a, f"{a} (feedback)")]
     with open(to, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(header)
         for sid in students:
             person = people.get(sid, {})
-            if not (person.get("idnumber") or person.get("email")):
-                result.problems.append(f"{sid}: no idnumber nor email in moodle_participants.csv: left out")
+            cells = [grades.get((a, sid)) for a in assignments]
+            withheld = [(sid, g.status) for g in cells if g is not None and g.points is None]
+            result.withheld += withheld
+            if not person.get(key):
+                result.problems.append(f"{sid}: no {key} in {PARTICIPANTS_FILE}: left out")
                 continue
-            row = [person.get("idnumber", ""), person.get("email", ""), person.get("full_name", "")]
-            for a in assignments:
-                g = grades.get((a, sid))
+            if all(g is None or g.points is None for g in cells):
+                result.problems.append(f"{sid}: no grade to import: left out (an empty cell would clear Moodle's)")
+                continue
+            row = [person[key], person.get("full_name", "")]
+            for g in cells:
                 row += ["", ""] if g is None else ["" if g.points is None else f"{g.points:.2f}", g.comment]
-                if g is not None and g.points is None:
-                    result.withheld.append((sid, g.status))
             writer.writerow(row)
             result.filled.append(sid)
     return result

@@ -234,11 +234,25 @@ def test_gradebook_csv_keyed_on_email_and_idnumber(round_trip, tmp_path):
     import_archive(write_zip(tmp_path / "none.zip", {}), A1, round_trip, participants=sheet)
     result = write_gradebook_csv(round_trip, course_grades(round_trip), tmp_path / "gb.csv")
     rows = read_rows(tmp_path / "gb.csv")
-    assert rows[0] == ["ID number", "Email address", "Full name", A1, f"{A1} (feedback)"]
-    by_email = {r[1]: r for r in rows[1:]}
-    assert by_email["Elodie.Muller@univ.fr"][3] == "6.00"        # case kept: Moodle matches it exactly
-    assert by_email["zoe@univ.fr"][3] == "" and by_email["li@univ.fr"][3] == ""
-    assert result.problems == ["p105: no idnumber nor email in moodle_participants.csv: left out"]
+    assert rows[0] == ["Email address", "Full name", A1, f"{A1} (feedback)"]  # no idnumber known: email
+    assert rows[1:] == [["Elodie.Muller@univ.fr", "Élodie Müller", "6.00", "Note : 6/6 points."],  # case kept
+                        ["jean@univ.fr", "Jean Dupont", "2.00",
+                         "Note : 2/6 points. Les réponses rédigées ne sont pas encore corrigées."]]
+    assert result.withheld == [("p103", "error"), ("p104", "to regrade")]
+    assert result.problems == ["p103: no grade to import: left out (an empty cell would clear Moodle's)",
+                               "p104: no grade to import: left out (an empty cell would clear Moodle's)",
+                               "p105: no email in moodle_participants.csv: left out"]
+    with open(round_trip / PARTICIPANTS_FILE, newline="", encoding="utf-8") as f:
+        people = list(csv.DictReader(f))
+    for row in people:
+        row["idnumber"] = "" if row["student_id"] == "p102" else f"ID{row['participant_id']}"
+    with open(round_trip / PARTICIPANTS_FILE, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(people[0]))
+        w.writeheader()
+        w.writerows(people)
+    result = write_gradebook_csv(round_trip, course_grades(round_trip), tmp_path / "gb.csv", [A1])
+    rows = read_rows(tmp_path / "gb.csv")
+    assert rows[0][0] == "ID number" and [r[0] for r in rows[1:]] == ["ID101", "ID105"]  # never a blank key
 
 
 # --- command line and demo ------------------------------------------------------------------
@@ -259,7 +273,7 @@ def test_command_line_import_export_report(workdir, tmp_path, capsys):
     assert "graded: 3, no grade (comment only): 2, rows untouched: 1" in out
     assert (workdir / "grades.csv").exists() and (tmp_path / "ws-filled.csv").exists()
     assert read_rows(tmp_path / "ws-filled.csv")[1][4] == "20,00"
-    assert len(read_rows(tmp_path / "gb.csv")) == 1 + 5
+    assert len(read_rows(tmp_path / "gb.csv")) == 1 + 3  # the two without a grade are left out
     assert main(["report", "-w", str(workdir)]) == 0 and (workdir / "report.html").exists()
 
 
