@@ -108,12 +108,11 @@ def _name(people: dict, sid: str) -> str:
 
 
 def _feedback_link(workdir: Path, sid: str, assignment: str) -> str:
+    """Relative links to the student's feedback pages that exist."""
     folder = workdir / "feedback" / sid / assignment
-    pages = sorted(folder.glob("*.html")) if folder.exists() else []
-    names = [p.name for p in pages] or [f"{n}.html" for n in course.notebook_names(assignment, workdir)
-                                        if (workdir / "source").exists()]
+    pages = sorted(p.name for p in folder.glob("*.html")) if folder.exists() else []
     return " ".join(f"<a href=\"feedback/{escape(sid)}/{escape(assignment)}/{escape(n)}\">{escape(n)}</a>"
-                    for n in names)
+                    for n in pages) or "none"
 
 
 def assignment_section(workdir: Path, assignment: str, rows: list[dict], cells: list, report: dict,

@@ -128,7 +128,7 @@ def _members(zf: zipfile.ZipFile, prefix: str, not_taken: list):
         not_taken.append((prefix or "(archive)", f"{len(infos)} entries, more than {MAX_MEMBERS}: not read"))
         return
     for info in infos:
-        name = entry_name(info)
+        name = entry_name(info).replace("\\", "/")  # Windows zippers
         where = prefix + name
         if info.is_dir():
             continue
@@ -194,14 +194,13 @@ def read_archive(path: Path, result: ImportResult) -> tuple[dict, dict]:
             if data is None:
                 result.not_taken.append((name, f"larger than {MAX_FILE_BYTES // 2**20} MB"))
                 continue
-            total += len(data)
-            if total > MAX_TOTAL_BYTES:
-                result.not_taken.append((name, f"archive over {MAX_TOTAL_BYTES // 2**30} GB: the rest is not read"))
-                break
             found = (_nested(data, name, result.not_taken) if inner.lower().endswith(".zip")
                      else [Upload(name, inner, data)])
+            total += sum(len(u.data) for u in found)
+            if total > MAX_TOTAL_BYTES:
+                result.not_taken.append((name, f"over {MAX_TOTAL_BYTES // 2**30} GB in all: the rest is not read"))
+                break
             uploads.setdefault(pid, []).extend(found)
-            names.setdefault(pid, full_name)
     return uploads, names
 
 
@@ -281,7 +280,8 @@ def store(dest: Path, files: dict) -> str:
     else:
         state = "new"
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".import-", dir=dest.parent))
+    workdir = dest.parents[2]  # workdir/submitted/<student>/<assignment>: a leftover is no submission
+    tmp = Path(tempfile.mkdtemp(prefix=".moodle-import-", dir=workdir))
     for name, data in files.items():
         (tmp / name).write_bytes(data)
     if dest.exists():

@@ -292,3 +292,14 @@ def test_demo_moodle(workdir, tmp_path):
     assert rows["Participant 1003"][4] == "6.67"          # partly-wrong
     assert rows["Participant 1999"][4] == ""              # nothing handed in: untouched
     assert sorted(p.name for p in (workdir / "moodle" / "intake" / "submitted").iterdir()) == ["p1001", "p1002", "p1003"]
+
+
+def test_backslashes_and_nested_zip_counted_in_the_total(workdir, tmp_path, monkeypatch):
+    monkeypatch.setattr("autograder.moodle_import.MAX_TOTAL_BYTES", 3000)
+    inner = zip_bytes({NB1: notebook("n") + b" " * 2000})
+    members = {"Win Dows_1_assignsubmission_file\\" + NB1: notebook("w"),
+               entry("Zip Per", 2, "a.zip"): inner, entry("Zip Two", 3, "b.zip"): inner}
+    result = import_archive(write_zip(tmp_path / "s.zip", members), A1, workdir)
+    assert result.new == ["p1", "p2"]
+    assert "in all: the rest is not read" in dict(result.not_taken)[entry("Zip Two", 3, "b.zip")]
+    assert not list(workdir.glob(".moodle-import-*"))
