@@ -58,6 +58,7 @@ class Grade:
     max_points: float
     comment: str
     status: str
+    manual_pending: bool = False
 
 
 @dataclass
@@ -65,12 +66,15 @@ class FillResult:
     filled: list = field(default_factory=list)     # student ids given a grade
     withheld: list = field(default_factory=list)   # (student id, status): comment only
     untouched: list = field(default_factory=list)  # worksheet identifiers with nothing graded here
+    partial: list = field(default_factory=list)    # graded, but written answers not graded yet
     problems: list = field(default_factory=list)
 
     def summary(self) -> str:
         lines = [f"graded: {len(self.filled)}, no grade (comment only): {len(self.withheld)}, "
                  f"rows untouched: {len(self.untouched)}"]
         lines += [f"  no grade for {s}: {status}" for s, status in self.withheld]
+        if self.partial:
+            lines.append(f"  without the manual part (not graded yet): {', '.join(self.partial)}")
         lines += [f"  {p}" for p in self.problems]
         return "\n".join(lines)
 
@@ -89,11 +93,12 @@ def grade_of(row: dict, cells: list) -> Grade:
     manual = [row.get(f"{nb}:{gid}", "") for nb, gid, _, is_manual in cells if is_manual]
     points += sum(v for v in manual if v != "")
     comment = f"Note : {_fmt(points)}/{_fmt(max_points)} points."
-    if row["needs_manual_grade"] or "" in manual:
+    pending = bool(row["needs_manual_grade"] or "" in manual)
+    if pending:
         comment += " Les réponses rédigées ne sont pas encore corrigées."
     if status == "warning":
         comment += f" Remarque : {reason}."
-    return Grade(points, max_points, comment, status)
+    return Grade(points, max_points, comment, status, pending)
 
 
 def course_grades(workdir: Path) -> dict:
@@ -169,6 +174,8 @@ def fill_worksheet(worksheet: Path, grades: dict, assignment: str, to: Path) -> 
             text = f"{value:.2f}"
             row[col["grade"]] = text.replace(".", ",") if comma else text
             result.filled.append(sid)
+            if grade.manual_pending:
+                result.partial.append(sid)
         if col["feedback"] is not None:
             row[col["feedback"]] = grade.comment
     with open(to, "w", newline="", encoding="utf-8-sig" if bom else "utf-8") as f:

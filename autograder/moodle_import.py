@@ -10,8 +10,10 @@ neither the user id nor the idnumber). Three layouts have been used:
     Full Name_12345_assignsubmission_file_/notebook.ipynb     (older folder layout)
     Full Name_12345_assignsubmission_file_notebook.ipynb      (pre-3.1 flat layout)
 
-A student's id here is ``p`` + participant id (``p12345``): stable for the course and
-free of names. ``workdir/moodle_participants.csv`` maps it back to the full name, and to
+A student's id here is ``p`` + participant id (``p12345``): stable for the assignment
+(Moodle gives each participant of an assignment its own number), free of names, and the
+same under blind marking, where the archive says "Participant" instead of the name. Team
+submissions (group name + group id) are not handled. ``workdir/moodle_participants.csv`` maps it back to the full name, and to
 the email and idnumber when a worksheet or participants CSV gave them (``--participants``).
 
 Nothing is extracted blindly: members are read one at a time, capped in size and number,
@@ -39,6 +41,7 @@ MAX_MEMBERS = 5000               # entries in the archive (and in a nested zip)
 MAX_FILE_BYTES = 100 * 2**20     # one file, uncompressed
 MAX_TOTAL_BYTES = 2 * 2**30      # everything taken from one archive
 PARTICIPANTS_FILE = "moodle_participants.csv"
+BLIND_NAME = "Participant"       # the name Moodle writes under blind marking: not a name
 PARTICIPANT_FIELDS = ["student_id", "participant_id", "full_name", "email", "idnumber"]
 
 _PREFIX = r"(?P<name>.*?)_(?P<pid>\d+)_assignsubmission_(?P<plugin>file|onlinetext|[a-z]+?)"
@@ -329,7 +332,7 @@ def save_participants(workdir: Path, names: dict, extra: dict | None = None) -> 
         sid = student_id(pid)
         row = rows.setdefault(sid, {k: "" for k in PARTICIPANT_FIELDS})
         row.update(student_id=sid, participant_id=pid)
-        if names.get(pid):
+        if names.get(pid) and names[pid] != BLIND_NAME:
             row["full_name"] = names[pid]
         for key, value in (extra or {}).get(pid, {}).items():
             if value:

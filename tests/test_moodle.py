@@ -146,6 +146,12 @@ def test_reimport_replaces_only_what_changed(workdir, tmp_path):
     assert "new: 1, changed: 1, unchanged: 1" in result.summary()
 
 
+def test_blind_marking_keeps_the_known_name(workdir, tmp_path):
+    import_archive(write_zip(tmp_path / "1.zip", {entry("Ana Lima", 5, NB1): notebook("a")}), A1, workdir)
+    result = import_archive(write_zip(tmp_path / "2.zip", {entry("Participant", 5, NB1): notebook("a")}), A1, workdir)
+    assert result.unchanged == ["p5"] and load_participants(workdir)["p5"]["full_name"] == "Ana Lima"
+
+
 def test_participants_merged_from_a_french_worksheet(workdir, tmp_path):
     ws = write_worksheet(tmp_path / "ws.csv", [{"pid": 1, "name": "Élodie M", "email": "Elodie.M@univ.fr"}],
                          french=True)
@@ -212,6 +218,7 @@ def test_worksheet_round_trip_every_cell(round_trip, tmp_path, french):
     assert sorted(result.filled) == ["p101", "p102", "p105"]
     assert result.withheld == [("p103", "error"), ("p104", "to regrade")]
     assert result.untouched == ["Participant 106"]
+    assert result.partial == ["p102"] and "without the manual part (not graded yet): p102" in result.summary()
 
 
 def test_worksheet_semicolons_bom_and_missing_columns(round_trip, tmp_path):
