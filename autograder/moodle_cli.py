@@ -62,18 +62,19 @@ def cmd_report(args) -> int:
 
 def add_commands(sub, default_workdir: Path) -> None:
     """Add import-moodle and report, and the Moodle flags of export, to the CLI's subparsers."""
+    workdir_help = f"course folder (default {default_workdir})"
     p = sub.add_parser("import-moodle", help="import Moodle's 'Download all submissions' zip")
     p.set_defaults(func=cmd_import)
     p.add_argument("archive", type=Path, help="the zip Moodle gives for one assignment")
     p.add_argument("-a", "--assignment", required=True, help="the assignment it is for, e.g. 01_moons_numpy")
-    p.add_argument("-w", "--workdir", type=Path, default=default_workdir, help=f"course folder (default {default_workdir})")
+    p.add_argument("-w", "--workdir", type=Path, default=default_workdir, help=workdir_help)
     p.add_argument("--participants", type=Path,
                    help="grading worksheet or CSV with Identifier, Full name, Email address (ID number)")
 
     p = sub.add_parser("report", help="WORKDIR/report.html: plots, messages, statuses, timings, alike pairs")
     p.set_defaults(func=cmd_report)
     p.add_argument("-a", "--assignment", action="append", help="only this assignment (repeatable)")
-    p.add_argument("-w", "--workdir", type=Path, default=default_workdir, help=f"course folder (default {default_workdir})")
+    p.add_argument("-w", "--workdir", type=Path, default=default_workdir, help=workdir_help)
     p.add_argument("--no-similarity", action="store_true", help="skip the search for alike answers")
 
     export = sub.choices["export"]

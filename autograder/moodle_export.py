@@ -148,10 +148,11 @@ def fill_worksheet(worksheet: Path, grades: dict, assignment: str, to: Path) -> 
     header = rows[0] if rows else []
     col = {k: _find(header, names) for k, names in WORKSHEET_HEADERS.items()}
     col["identifier"] = _find(header, HEADERS["identifier"])
-    for key in ("identifier", "grade", "modified"):
+    required = {"identifier": HEADERS["identifier"], "grade": WORKSHEET_HEADERS["grade"],
+                "modified": WORKSHEET_HEADERS["modified"]}
+    for key, names in required.items():
         if col[key] is None:
-            raise ValueError(f"{worksheet}: no {' / '.join(({'identifier': HEADERS['identifier']} | WORKSHEET_HEADERS)[key])}"
-                             " column: is this Moodle's grading worksheet?")
+            raise ValueError(f"{worksheet}: no {' / '.join(names)} column: is this Moodle's grading worksheet?")
     if col["feedback"] is None:
         result.problems.append("no feedback comments column (feedback comments disabled in the assignment?): "
                                "grades only")

@@ -13,8 +13,9 @@ neither the user id nor the idnumber). Three layouts have been used:
 A student's id here is ``p`` + participant id (``p12345``): stable for the assignment
 (Moodle gives each participant of an assignment its own number), free of names, and the
 same under blind marking, where the archive says "Participant" instead of the name. Team
-submissions (group name + group id) are not handled. ``workdir/moodle_participants.csv`` maps it back to the full name, and to
-the email and idnumber when a worksheet or participants CSV gave them (``--participants``).
+submissions (group name + group id) are not handled. ``workdir/moodle_participants.csv``
+maps it back to the full name, and to the email and idnumber when a worksheet or
+participants CSV gave them (``--participants``).
 
 Nothing is extracted blindly: members are read one at a time, capped in size and number,
 written under names chosen here (never the archive's path), and every file that is not

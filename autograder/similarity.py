@@ -138,7 +138,8 @@ def _read(path: Path):
 def answers(workdir: Path, assignment: str) -> tuple[dict, dict]:
     """student -> {grade_id: cell} from submitted/, and {grade_id: stub cell} from the release."""
     stubs, found = {}, {}
-    for name in course.notebook_names(assignment, workdir if (workdir / "source" / assignment).exists() else course.REPO):
+    root = workdir if (workdir / "source" / assignment).exists() else course.REPO
+    for name in course.notebook_names(assignment, root):
         release = next((p for p in (workdir / "release" / assignment / f"{name}.ipynb",
                                     course.RELEASE / assignment / f"{name}.ipynb") if p.exists()), None)
         if release:

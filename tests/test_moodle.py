@@ -298,7 +298,8 @@ def test_demo_moodle(workdir, tmp_path):
     assert rows["Participant 1002"][4] == ""              # corrupt: no grade, never 0
     assert rows["Participant 1003"][4] == "6.67"          # partly-wrong
     assert rows["Participant 1999"][4] == ""              # nothing handed in: untouched
-    assert sorted(p.name for p in (workdir / "moodle" / "intake" / "submitted").iterdir()) == ["p1001", "p1002", "p1003"]
+    intake = workdir / "moodle" / "intake" / "submitted"
+    assert sorted(p.name for p in intake.iterdir()) == ["p1001", "p1002", "p1003"]
 
 
 def test_backslashes_and_nested_zip_counted_in_the_total(workdir, tmp_path, monkeypatch):

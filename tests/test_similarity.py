@@ -95,7 +95,6 @@ def cohort(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("cohort")
     source = read(course.SOURCE / A / "moons_numpy.ipynb")
     release = read(course.RELEASE / A / "moons_numpy.ipynb")
-    base = reference_submission(source, release)
     written = {}
     for i in range(20):
         nb = reference_submission(source, release)
@@ -104,13 +103,13 @@ def cohort(tmp_path_factory):
             cells[gid].source = text
         written[f"s{i:02d}"] = nb
     copy = reference_submission(source, release)
+    copied = answer_cells(written["s00"])
     for gid, cell in answer_cells(copy).items():
-        cell.source = disguise(answer_cells(written["s00"])[gid].source) if gid in styled_cells(random.Random(0)) \
-            else cell.source
+        if gid in styled_cells(random.Random(0)):  # the cells s00 wrote in their own style
+            cell.source = disguise(copied[gid].source)
     written["copier"] = copy
     for sid, nb in written.items():
         write_submission(workdir, sid, A, "moons_numpy", nb)
-    assert base is not None
     return workdir
 
 
