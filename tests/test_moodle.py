@@ -311,3 +311,10 @@ def test_backslashes_and_nested_zip_counted_in_the_total(workdir, tmp_path, monk
     assert result.new == ["p1", "p2"]
     assert "in all: the rest is not read" in dict(result.not_taken)[entry("Zip Two", 3, "b.zip")]
     assert not list(workdir.glob(".moodle-import-*"))
+
+
+def test_too_many_entries_are_not_read(workdir, tmp_path, monkeypatch):
+    monkeypatch.setattr("autograder.moodle_import.MAX_MEMBERS", 3)
+    members = {entry(f"S {i}", i, NB1): notebook(str(i)) for i in range(1, 5)}
+    result = import_archive(write_zip(tmp_path / "s.zip", members), A1, workdir)
+    assert not result.new and result.not_taken == [("(archive)", "4 entries, more than 3: not read")]
