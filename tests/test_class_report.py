@@ -53,7 +53,7 @@ def test_report_content(report):
     assert not re.search(r"(src|href)=\"(https?:)?//|<link|@import", html)  # nothing to fetch: opens offline
     assert "<script>alert(1)" not in html and "Élodie &lt;script&gt;alert(1)&lt;/script&gt;" in html
     hints = html[html.index('id="hints-'):html.index("</table>", html.index('id="hints-'))]
-    assert re.search(r"test_forward</td><td>60%</td><td>2</td><td>forward : mauvaise forme de sortie", hints)
+    assert re.search(r"test_forward</td><td>50%</td><td>2</td><td>forward : mauvaise forme de sortie", hints)
     assert "sigmoid(0) doit valoir 0.5" in hints
     for status in ("ok", "warning", "error", "to regrade", "suspected tampering"):
         assert f">{status}</span>" in html
