@@ -149,6 +149,9 @@ def main(argv=None) -> int:
     p = add("export", cmd_export, "grades.csv with status, and a table")
     p.add_argument("--to", type=Path, help="CSV path (default: WORKDIR/grades.csv)")
 
+    from .moodle_cli import add_commands  # import-moodle, report, export --moodle-* (issue 13)
+    add_commands(sub, DEFAULT_WORKDIR)
+
     args = parser.parse_args(argv)
     try:
         return args.func(args)
