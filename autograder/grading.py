@@ -20,21 +20,20 @@ withheld); ``error`` (could not be graded).
 from __future__ import annotations
 
 import json
-import multiprocessing
+import os
 import re
 import shutil
 import tempfile
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
 from pathlib import Path
 
 from nbgrader.api import Gradebook
 from tqdm.auto import tqdm
 
-from . import course
+from . import cohort, course
 from .execute import REPORT_SUFFIX
 from .repair import repair_submission, write_repaired
 from .sandbox import Sandbox, clean_stale_scratch
@@ -45,6 +44,8 @@ warnings.filterwarnings("ignore", message=".*not in session.*")
 warnings.filterwarnings("ignore", message="Cell is missing an id field")
 
 REPORT_FILE = "grading_report.json"
+BATCH = "batch"  # the report's entry about the last batch (the others are "student/assignment")
+GRADE_SCRATCH_PREFIX = "nncourse-grade-"
 STATUSES = ("ok", "warning", "to regrade", "error")
 COURSE_CONFIG = """\
 # Written by `python -m autograder prepare`. The course's settings live in the installed
@@ -68,6 +69,7 @@ class Outcome:
     peak_memory_mb: float = 0.0
     sandbox: str = ""
     notes: list = field(default_factory=list)
+    key: str = ""             # cohort.submission_key: what was graded (set once graded)
 
     def flag(self, status: str, note: str) -> None:
         """Add a note; the status becomes the worse of the two."""
@@ -133,7 +135,7 @@ def _run_nbgrader(workdir: Path, student: str, assignment: str, config, repaired
     is graded (the repaired notebooks, the declared files); its autograded copy (if any)
     replaces the one in ``workdir``. Execution itself happens in the sandbox
     (SandboxedExecute, named in the course configuration)."""
-    scratch = Path(tempfile.mkdtemp(prefix="nncourse-grade-"))
+    scratch = Path(tempfile.mkdtemp(prefix=f"{GRADE_SCRATCH_PREFIX}{os.getpid()}-"))
     try:
         write_repaired(repaired, scratch / "submitted" / student / assignment, declared)
         nb_api = course.api(scratch, db=workdir / "gradebook.db", config=config,
@@ -197,16 +199,52 @@ def submissions(workdir: Path, names: list[str] | None = None, students: list[st
     return pairs
 
 
-def load_report(workdir: Path) -> dict:
+def _read_report(workdir: Path) -> dict:
     path = workdir / REPORT_FILE
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def save_outcomes(workdir: Path, outcomes: list[Outcome]) -> None:
-    report = load_report(workdir)
+def load_report(workdir: Path) -> dict:
+    """The report's submission entries, by "student/assignment"."""
+    return {k: v for k, v in _read_report(workdir).items() if k != BATCH}
+
+
+def load_batch(workdir: Path) -> dict:
+    """The report's entry about the last batch (timings, workers, counts)."""
+    return _read_report(workdir).get(BATCH, {})
+
+
+def _write_report(workdir: Path, report: dict) -> None:
+    """Replace the report at once: a killed grader leaves the old one or the new one."""
+    path = workdir / REPORT_FILE
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(report, indent=1, sort_keys=True, ensure_ascii=False))
+    os.replace(tmp, path)
+
+
+def save_outcomes(workdir: Path, outcomes: list[Outcome], batch: dict | None = None) -> None:
+    report = _read_report(workdir)
     for o in outcomes:
         report[f"{o.student}/{o.assignment}"] = asdict(o)
-    (workdir / REPORT_FILE).write_text(json.dumps(report, indent=1, sort_keys=True, ensure_ascii=False))
+    if batch is not None:
+        report[BATCH] = batch
+    _write_report(workdir, report)
+
+
+def _outcome_from(entry: dict) -> Outcome:
+    names = {f.name for f in fields(Outcome)}
+    return Outcome(**{k: v for k, v in entry.items() if k in names})
+
+
+def clean_stale_grade_scratch() -> list[Path]:
+    """Remove the staging folders of graders that were killed (their pid is dead)."""
+    removed = []
+    for d in Path(tempfile.gettempdir()).glob(f"{GRADE_SCRATCH_PREFIX}*"):
+        pid = d.name[len(GRADE_SCRATCH_PREFIX):].split("-", 1)[0]
+        if d.is_dir() and pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
 
 
 def _grade_safely(workdir: Path, student: str, assignment: str, config=None) -> Outcome:
@@ -224,44 +262,6 @@ def _graded_one_by_one(workdir, pairs, config):
         yield _grade_safely(workdir, student, assignment, config)
 
 
-def _spawn_pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-
-
-def _graded_alone(workdir, student, assignment, config) -> Outcome:
-    """One submission in a process of its own: if that process dies, nobody else's grading
-    goes with it."""
-    with _spawn_pool(1) as pool:
-        try:
-            return pool.submit(_grade_safely, workdir, student, assignment, config).result()
-        except BrokenProcessPool:
-            outcome = Outcome(student, assignment)
-            outcome.error("not graded: its grading process died, twice (the grader ran out of memory?)")
-            return outcome.finish()
-
-
-def _graded_in_parallel(workdir, pairs, config, jobs):
-    """Several submissions at once, each in its own process and kernel. nbgrader's SQLite
-    gradebook takes one writer at a time; the others wait (busy timeout in course.db_url).
-
-    Student code runs in a sandbox and cannot reach these processes; if one dies anyway
-    (memory), the pool breaks and every submission not yet graded comes back unfinished;
-    those are graded again, each in a process of its own, still ``jobs`` at a time."""
-    unfinished = []
-    with _spawn_pool(jobs) as pool:
-        futures = {pool.submit(_grade_safely, workdir, s, a, config): (s, a) for s, a in pairs}
-        for future in as_completed(futures):
-            try:
-                yield future.result()
-            except BrokenProcessPool:
-                unfinished.append(futures[future])
-    if unfinished:
-        with ThreadPoolExecutor(jobs) as alone:
-            retries = [alone.submit(_graded_alone, workdir, s, a, config) for s, a in unfinished]
-            for future in as_completed(retries):
-                yield future.result()
-
-
 def register_students(workdir: Path, students) -> None:
     """Put the students in the gradebook, one at a time, before grading starts. nbgrader
     creates a missing student on its first autograde by looking it up, then adding it:
@@ -272,25 +272,84 @@ def register_students(workdir: Path, students) -> None:
             gb.update_or_create_student(student)
 
 
-def grade_all(workdir: Path, names=None, students=None, config=None, progress=True, jobs: int = 1) -> list[Outcome]:
-    """Autograde every submission (``jobs`` at a time); never stops on a bad one.
+def _to_grade(workdir: Path, pairs, config, regrade: bool):
+    """Split ``pairs`` into those to grade (new, changed, unfinished, to regrade) and the
+    outcomes already in the report for the same content; give every pair its key."""
+    sandbox = Sandbox(config=config)
+    report = load_report(workdir)
+    versions, keys, todo, skipped = {}, {}, [], []
+    for student, assignment in pairs:
+        if assignment not in versions:
+            versions[assignment] = cohort.assignment_version(workdir, assignment)
+        declared = sandbox.submission_files.get(assignment, [])
+        key = keys[(student, assignment)] = cohort.submission_key(workdir, student, assignment, declared,
+                                                                  versions[assignment])
+        entry = report.get(f"{student}/{assignment}")
+        if not regrade and entry and entry.get("key") == key and entry.get("status") != "to regrade":
+            skipped.append(_outcome_from(entry))
+        else:
+            todo.append((student, assignment))
+    return todo, skipped, keys
 
-    Returns the outcomes in (student, assignment) order; the report is saved as they come.
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _counts(outcomes) -> dict:
+    return {s: sum(o.status == s for o in outcomes) for s in STATUSES}
+
+
+def slowest(outcomes, n: int = 5) -> list[dict]:
+    return [{"submission": f"{o.student}/{o.assignment}", "seconds": o.seconds, "peak_memory_mb": o.peak_memory_mb}
+            for o in sorted(outcomes, key=lambda o: -o.seconds)[:n]]
+
+
+def grade_all(workdir: Path, names=None, students=None, config=None, progress=True, jobs: int = 1,
+              scheduler: str | None = None, regrade: bool = False) -> list[Outcome]:
+    """Autograde every submission that is new, changed or unfinished (all with ``regrade``);
+    never stops on a bad one. ``jobs`` > 1: on a local Dask cluster of ``jobs`` workers;
+    ``scheduler``: on the Dask cluster at that address; else one after another, here.
+
+    Returns the outcomes in (student, assignment) order, those skipped included; the report
+    is saved as they come, each outcome with its submission key, and a ``batch`` entry.
     """
     config = course.with_jobs(config or course.load_config(), jobs)
     Sandbox(config=config).resolved_mode()  # no sandbox and no explicit unsafe mode: stop here
     clean_stale_scratch()
+    clean_stale_grade_scratch()
     pairs = submissions(workdir, names, students)
-    register_students(workdir, [s for s, _ in pairs])
-    graded = (_graded_in_parallel(workdir, pairs, config, jobs) if jobs > 1 and len(pairs) > 1
-              else _graded_one_by_one(workdir, pairs, config))
-    outcomes = {}
-    with tqdm(total=len(pairs), desc="autograde", unit="notebook", disable=not progress) as bar:
+    todo, skipped, keys = _to_grade(workdir, pairs, config, regrade)
+    outcomes = {(o.student, o.assignment): o for o in skipped}
+    if skipped and progress:
+        print(f"skipped {len(skipped)} unchanged (already graded; --regrade grades them again)")
+    register_students(workdir, [s for s, _ in todo])
+    if scheduler or (jobs > 1 and len(todo) > 1):
+        graded = cohort.graded(workdir, todo, config, jobs, scheduler)
+    else:
+        graded = _graded_one_by_one(workdir, todo, config)
+    batch = {"started": _now(), "finished": None, "workers": jobs, "scheduler": scheduler or "",
+             "to_grade": len(todo), "skipped": len(skipped)}
+    done, t0 = [], time.monotonic()
+    with tqdm(total=len(todo), desc="autograde", unit="sub", disable=not progress) as bar:
         for outcome in graded:
+            outcome.key = keys[(outcome.student, outcome.assignment)]
             outcomes[(outcome.student, outcome.assignment)] = outcome
-            save_outcomes(workdir, [outcome])
+            done.append(outcome)
+            minutes = (time.monotonic() - t0) / 60
+            batch.update(graded=len(done), counts=_counts(done),
+                         throughput_per_min=round(len(done) / minutes, 2) if minutes else None)
+            save_outcomes(workdir, [outcome], batch)
             bar.update()
-            bar.set_postfix_str(f"{outcome.student}/{outcome.assignment}")
+            c = batch["counts"]
+            bar.set_postfix_str(f"{batch['throughput_per_min'] or 0:.1f}/min ok {c['ok']} warning {c['warning']} "
+                                f"to-regrade {c['to regrade']} error {c['error']}")
             if outcome.status != "ok":
                 tqdm.write(f"  {outcome.status.upper():10s} {outcome.student}/{outcome.assignment}: {outcome.reason}")
+    batch.update(finished=_now(), seconds=round(time.monotonic() - t0, 1), slowest=slowest(done),
+                 graded=len(done), counts=_counts(done))
+    save_outcomes(workdir, [], batch)
+    if progress and done:
+        print("slowest: " + ", ".join(f"{s['submission']} {s['seconds']:.0f} s ({s['peak_memory_mb']:.0f} MB)"
+                                      for s in batch["slowest"]))
     return [outcomes[p] for p in pairs]

@@ -1,0 +1,99 @@
+"""Grading a cohort on Dask distributed: one task per (student, assignment), on a local
+cluster (``-j N`` worker processes) or on an existing one (``--scheduler ADDRESS``).
+
+Each task is :func:`grading.grade_submission` run on a worker: the notebook executes in the
+sandbox, as everywhere else. The coordinator (the CLI process) receives the outcomes with
+``as_completed`` and writes the report. Dask's defaults that matter here:
+
+- the nanny starts workers with ``OMP_NUM_THREADS=1`` (and MKL, OpenBLAS): this concerns the
+  worker process only; the sandbox gives each kernel its own thread budget
+  (``Sandbox.threads``, else cores // ``Sandbox.jobs``), never the worker's environment;
+- a task whose worker dies is retried 3 times by default (``allowed-failures: 3``); here it is
+  tried at most twice (:data:`ALLOWED_FAILURES`), then reported as an ``error`` outcome. On an
+  existing cluster this is the scheduler's setting: start it with
+  ``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1``.
+
+A submission is identified by :func:`submission_key`: the sha256 of its notebooks and
+declared files plus the assignment's version (its source notebooks and the grader's checks).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+from .sandbox import CHECKS
+
+ALLOWED_FAILURES = 1  # retries after a worker death: a task is tried at most twice
+DIED_TWICE = "not graded: its grading worker died twice (the grader ran out of memory?)"
+
+
+def _hash_files(digest, root: Path, paths) -> None:
+    for path in sorted(paths):
+        digest.update(str(path.relative_to(root)).encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+
+
+def assignment_version(workdir: Path, assignment: str) -> str:
+    """sha256 of the assignment's source notebooks and of the grader's checks."""
+    digest = hashlib.sha256()
+    source = workdir / "source" / assignment
+    _hash_files(digest, source, [p for p in source.glob("*.ipynb") if p.is_file()] if source.exists() else [])
+    _hash_files(digest, CHECKS, [p for p in CHECKS.rglob("*.py") if "__pycache__" not in p.parts])
+    return digest.hexdigest()
+
+
+def submission_key(workdir: Path, student: str, assignment: str, declared, version: str) -> str:
+    """sha256 of what is graded of a submission (its notebooks and declared files, regular
+    files only) and of the assignment version."""
+    digest = hashlib.sha256(version.encode())
+    folder = workdir / "submitted" / student / assignment
+    graded = [p for p in folder.iterdir() if p.is_file() and not p.is_symlink()
+              and (p.suffix == ".ipynb" or p.name in declared)] if folder.is_dir() else []
+    _hash_files(digest, folder, graded)
+    return digest.hexdigest()
+
+
+def _grade_task(workdir: Path, student: str, assignment: str, config):
+    from . import grading
+    return grading._grade_safely(workdir, student, assignment, config)
+
+
+def local_cluster(jobs: int):
+    """``jobs`` worker processes of one thread each; memory is capped by the sandbox, not
+    by the nanny (whose limit counts the worker process only)."""
+    from distributed import LocalCluster
+    return LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, memory_limit=0,
+                        dashboard_address=None, silence_logs=logging.ERROR)
+
+
+def graded(workdir: Path, pairs, config, jobs: int = 1, scheduler: str | None = None, task=None):
+    """Grade ``pairs`` on Dask; yield each Outcome as it completes. ``task`` (tests only)
+    replaces the grading of one submission."""
+    import dask
+    from distributed import Client, as_completed
+    from distributed.scheduler import KilledWorker
+
+    from .grading import Outcome
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+        cluster = None if scheduler else local_cluster(jobs)
+        try:
+            with Client(scheduler or cluster) as client:
+                futures = {client.submit(task or _grade_task, workdir, s, a, config, key=f"grade-{s}/{a}", pure=False): (s, a)
+                           for s, a in pairs}
+                for future in as_completed(futures):
+                    student, assignment = futures[future]
+                    try:
+                        yield future.result()
+                    except KilledWorker:
+                        yield Outcome(student, assignment, status="error", reason=DIED_TWICE)
+                    except Exception as exc:  # the task itself never raises: this is Dask's trouble
+                        yield Outcome(student, assignment, status="error",
+                                      reason=f"internal error while grading: {type(exc).__name__}: {exc}")
+                    finally:
+                        future.release()
+        finally:
+            if cluster is not None:
+                cluster.close()

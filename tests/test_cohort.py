@@ -1,0 +1,166 @@
+"""Grading a cohort on Dask (issue 12): worker deaths, the kernels' thread budget on a
+cluster given by address (as on SLURM or Kubernetes), and resuming after ``kill -9``."""
+
+from __future__ import annotations
+
+import copy
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cloudpickle
+import dask
+import nbformat
+import pytest
+from distributed import LocalCluster
+from nbgrader.api import Gradebook
+
+from autograder import cohort, course, grading
+from autograder.mutants import catalogue
+from autograder.sandbox import scratch_root
+from autograder.submissions import apply_mutants, reference_submission
+from autograder.submissions import course_notebooks as notebooks
+from autograder.submissions import write_submission as submit
+
+pytestmark = pytest.mark.slow
+A = course.assignments()[0]
+cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the test tasks below run on workers
+
+
+def _dies_for_one(workdir, student, assignment, config):
+    """A task that kills its worker for student "dies" (each try leaves a line), grades nobody."""
+    if student == "dies":
+        with open(Path(workdir) / "tries", "a") as f:
+            f.write("try\n")
+        os._exit(1)
+    return grading.Outcome(student, assignment)
+
+
+def test_task_whose_worker_dies_is_tried_twice_then_reported(tmp_path):
+    pairs = [("dies", A), ("fine-1", A), ("fine-2", A)]
+    out = {o.student: o for o in cohort.graded(tmp_path, pairs, None, jobs=2, task=_dies_for_one)}
+    assert set(out) == {"dies", "fine-1", "fine-2"}
+    assert out["dies"].status == "error" and "died twice" in out["dies"].reason
+    assert (tmp_path / "tries").read_text().count("try") == 2
+    assert out["fine-1"].status == out["fine-2"].status == "ok"
+
+
+def _cli(workdir, *args):
+    return [sys.executable, "-m", "autograder", "autograde", "-w", str(workdir), "-a", A, *args]
+
+
+@pytest.fixture(scope="module")
+def course_01(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("cohort")
+    grading.prepare(workdir, [A])
+    name, source_nb, release_nb = next(notebooks(workdir, A))
+    return workdir, name, reference_submission(source_nb, release_nb)
+
+
+def test_existing_cluster_by_address_and_kernel_thread_budget(course_01):
+    """``--scheduler ADDRESS`` grades on a cluster started elsewhere (several worker processes,
+    whose nanny sets OMP_NUM_THREADS=1); each kernel still gets the budget it is given."""
+    workdir, name, reference = course_01
+    probe = copy.deepcopy(reference)
+    probe.cells.insert(0, nbformat.v4.new_code_cell(
+        "import os, torch\nprint('OMP=' + os.environ.get('OMP_NUM_THREADS', ''))\n"
+        "print('TORCH=' + str(torch.get_num_threads()))", id="threads"))
+    submit(workdir, "threads", A, name, probe)
+    submit(workdir, "on-cluster", A, name, reference)
+    config = course.load_config(Sandbox={"threads": 2})  # not the nanny's 1
+    with dask.config.set({"distributed.scheduler.allowed-failures": cohort.ALLOWED_FAILURES}):
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+            outcomes = grading.grade_all(workdir, [A], ["threads", "on-cluster"], config, progress=False,
+                                         scheduler=cluster.scheduler_address)
+    assert [o.status for o in outcomes] == ["ok", "ok"], [o.reason for o in outcomes]
+    report = grading.load_report(workdir)
+    assert report[f"threads/{A}"]["status"] == report[f"on-cluster/{A}"]["status"] == "ok", report
+    nb = nbformat.read(next((workdir / "autograded" / "threads" / A).glob("*.ipynb")), as_version=4)
+    text = "".join(o.get("text", "") for o in nb.cells[0].outputs)
+    assert "OMP=2" in text and "TORCH=2" in text, text
+    assert grading.load_batch(workdir)["scheduler"] == cluster.scheduler_address
+
+
+def _grade_rows(workdir, student):
+    """grade_id -> (auto score, max score, cell type) of every grade row of the submission."""
+    with Gradebook(course.db_url(workdir / "gradebook.db")) as gb:
+        [nb] = gb.find_submission(A, student).notebooks
+        return {g.name: (g.auto_score, g.max_score, g.cell.cell_type) for g in nb.grades}
+
+
+def _leftovers(pids):
+    """Scratch folders (ours and the sandbox's) that belong to processes in ``pids``."""
+    found = [d for d in Path(tempfile.gettempdir()).glob(f"{grading.GRADE_SCRATCH_PREFIX}*")
+             if d.name[len(grading.GRADE_SCRATCH_PREFIX):].split("-", 1)[0] in pids]
+    return found + [d for d in scratch_root().iterdir() if d.name.split("-", 1)[0] in pids]
+
+
+def test_kill_9_mid_batch_then_resume(tmp_path):
+    """kill -9 of the CLI's whole process group while it grades 8 submissions two at a time;
+    the rerun grades only the unfinished ones: no grade lost, duplicated or half-written."""
+    workdir = tmp_path / "course"
+    grading.prepare(workdir, [A])
+    name, source_nb, release_nb = next(notebooks(workdir, A))
+    reference = reference_submission(source_nb, release_nb)
+    mutants = catalogue(A)[:7]
+    expected = {"reference": set()}
+    submit(workdir, "reference", A, name, reference)
+    for m in mutants:
+        submit(workdir, f"m-{m.name}", A, name, apply_mutants(reference, [m]))
+        expected[f"m-{m.name}"] = set(m.breaks)
+
+    t0 = time.monotonic()
+    run = subprocess.Popen(_cli(workdir, "-j", "2"), cwd=course.REPO, start_new_session=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while len(grading.load_report(workdir)) < 2:
+            assert run.poll() is None, "the batch ended before it could be killed"
+            assert time.monotonic() - t0 < 600
+            time.sleep(0.5)
+        pids = {p.name for p in Path("/proc").iterdir() if p.name.isdigit() and _pgid(int(p.name)) == run.pid}
+        os.killpg(run.pid, signal.SIGKILL)
+    finally:
+        run.wait()
+    time.sleep(2)
+    done = grading.load_report(workdir)  # written at once: never half a report
+    assert 2 <= len(done) < 8, f"killed too late: {len(done)} done"
+    left = _leftovers(pids)
+    print(f"\nkilled after {time.monotonic() - t0:.0f} s with {len(done)} done; {len(left)} scratch folders left")
+
+    t1 = time.monotonic()
+    result = subprocess.run(_cli(workdir, "-j", "2"), cwd=course.REPO, capture_output=True, text=True, timeout=900)
+    print(f"rerun in {time.monotonic() - t1:.0f} s")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"skipped {len(done)} unchanged" in result.stdout, result.stdout
+    batch = grading.load_batch(workdir)
+    assert batch["skipped"] == len(done) and batch["to_grade"] == batch["graded"] == 8 - len(done), batch
+    report = grading.load_report(workdir)
+    assert set(report) == {f"{s}/{A}" for s in expected}
+    for key, entry in done.items():
+        assert report[key] == entry, f"{key} was graded again"
+    for student, breaks in expected.items():
+        assert report[f"{student}/{A}"]["status"] == "ok" and report[f"{student}/{A}"]["key"]
+        rows = _grade_rows(workdir, student)
+        tests = {k for k, (_, _, kind) in rows.items() if kind == "code"}
+        assert tests and all(rows[k][0] is not None for k in tests), (student, rows)
+        failing = {k for k in tests if rows[k][0] < rows[k][1]}
+        assert failing == breaks, (student, failing, breaks)
+    assert not any(d.exists() for d in left), "scratch folders of the killed run are still there"
+    assert not [p for p in pids if Path(f"/proc/{p}").exists() and _pgid(int(p)) == run.pid]
+
+    # Nothing changed: a third run grades nothing; --regrade grades one student again.
+    again = subprocess.run(_cli(workdir, "-j", "1", "-s", "reference", "--regrade"), cwd=course.REPO,
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "skipped" not in again.stdout, again.stdout
+    assert grading.load_batch(workdir)["graded"] == 1
+
+
+def _pgid(pid):
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
