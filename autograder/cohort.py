@@ -1,9 +1,14 @@
 """Grading a cohort on Dask distributed: one task per (student, assignment), on a local
 cluster (``-j N`` worker processes) or on an existing one (``--scheduler ADDRESS``).
 
-Each task is :func:`grading.grade_submission` run on a worker: the notebook executes in the
-sandbox, as everywhere else. The coordinator (the CLI process) receives the outcomes with
-``as_completed`` and writes the report. Dask's defaults that matter here:
+Each task is :func:`grading.execute_submission` run on a worker: the notebook executes in the
+sandbox, as everywhere else, and nbgrader's verdicts are taken against a private copy of the
+gradebook; the task returns the outcome and the autograded files as data. The coordinator
+(the CLI process) receives them with ``as_completed`` and is the only writer of the course
+folder: the autograded files, the grades (:func:`grading.record_submission`, nbgrader's
+autograde with execution disabled) and the report. Workers need the course folder's
+``source/``, ``release/``, ``submitted/`` and ``gradebook.db`` readable at the same path
+(a shared file system on a cluster), and the dataset root (``NNCOURSE_DATA``). Dask's defaults that matter here:
 
 - the nanny starts workers with ``OMP_NUM_THREADS=1`` (and MKL, OpenBLAS): this concerns the
   worker process only; the sandbox gives each kernel its own thread budget
@@ -57,7 +62,7 @@ def submission_key(workdir: Path, student: str, assignment: str, declared, versi
 
 def _grade_task(workdir: Path, student: str, assignment: str, config):
     from . import grading
-    return grading._grade_safely(workdir, student, assignment, config)
+    return grading._execute_safely(workdir, student, assignment, config)
 
 
 def local_cluster(jobs: int):
@@ -69,8 +74,8 @@ def local_cluster(jobs: int):
 
 
 def graded(workdir: Path, pairs, config, jobs: int = 1, scheduler: str | None = None, task=None):
-    """Grade ``pairs`` on Dask; yield each Outcome as it completes. ``task`` (tests only)
-    replaces the grading of one submission."""
+    """Execute ``pairs`` on Dask; yield (Outcome, autograded files) as each completes, for the
+    coordinator to record. ``task`` (tests only) replaces the execution of one submission."""
     import dask
     from distributed import Client, as_completed
     from distributed.scheduler import KilledWorker
@@ -88,10 +93,10 @@ def graded(workdir: Path, pairs, config, jobs: int = 1, scheduler: str | None = 
                     try:
                         yield future.result()
                     except KilledWorker:
-                        yield Outcome(student, assignment, status="error", reason=DIED_TWICE)
+                        yield Outcome(student, assignment, status="error", reason=DIED_TWICE), {}
                     except Exception as exc:  # the task itself never raises: this is Dask's trouble
                         yield Outcome(student, assignment, status="error",
-                                      reason=f"internal error while grading: {type(exc).__name__}: {exc}")
+                                      reason=f"internal error while grading: {type(exc).__name__}: {exc}"), {}
                     finally:
                         future.release()
         finally:

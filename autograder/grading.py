@@ -23,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import tempfile
 import time
 import warnings
@@ -31,6 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from nbgrader.api import Gradebook
+from traitlets.config import Config
 from tqdm.auto import tqdm
 
 from . import cohort, course
@@ -103,17 +105,6 @@ def prepare(workdir: Path, names: list[str] | None = None) -> None:
     course.generate(workdir, names)
 
 
-def _timeouts_and_reports(autograded: Path) -> list[dict]:
-    """The sandbox reports that SandboxedExecute wrote next to each autograded notebook."""
-    reports = []
-    for path in sorted(autograded.glob(f"*{REPORT_SUFFIX}")):
-        try:
-            reports.append(json.loads(path.read_text()))
-        except (OSError, ValueError):
-            reports.append({"status": "error", "reasons": [f"unreadable sandbox report {path.name}"]})
-    return reports
-
-
 _EXCEPTION_LINE = re.compile(r"^(\[ERROR\] )?[A-Za-z_][\w.]*(Error|Exception|Entry|Exit|Unavailable)\b")
 
 
@@ -130,35 +121,55 @@ def _last_error(result: dict) -> str:
     return (causes or errors or lines or ["unknown error"])[-1][:300]
 
 
-def _run_nbgrader(workdir: Path, student: str, assignment: str, config, repaired, declared: dict) -> dict:
+# nbgrader's own --no-execute: the coordinator records grades from notebooks executed elsewhere.
+NO_EXECUTE = {"Execute": {"enabled": False}, "SandboxedExecute": {"enabled": False},
+              "ClearOutput": {"enabled": False}}
+TIMESTAMP = "timestamp.txt"
+
+
+def _snapshot_gradebook(workdir: Path, dest: Path) -> None:
+    """A consistent private copy of the gradebook (SQLite's backup API), read by nbgrader on a
+    worker: workers never write the course's gradebook."""
+    src = sqlite3.connect(f"file:{workdir / 'gradebook.db'}?mode=ro", uri=True, timeout=course.DB_BUSY_TIMEOUT)
+    copy = sqlite3.connect(dest)
+    try:
+        src.backup(copy)
+    finally:
+        copy.close()
+        src.close()
+
+
+def _run_nbgrader(workdir: Path, student: str, assignment: str, config, repaired, declared: dict):
     """One ``nbgrader autograde`` of one submission, from a staging folder that holds only what
-    is graded (the repaired notebooks, the declared files); its autograded copy (if any)
-    replaces the one in ``workdir``. Execution itself happens in the sandbox
-    (SandboxedExecute, named in the course configuration)."""
+    is graded (the repaired notebooks, the declared files), against a private copy of the
+    gradebook. Execution itself happens in the sandbox (SandboxedExecute, named in the course
+    configuration). Returns nbgrader's result and the autograded files (name -> bytes)."""
     scratch = Path(tempfile.mkdtemp(prefix=f"{GRADE_SCRATCH_PREFIX}{os.getpid()}-"))
     try:
-        write_repaired(repaired, scratch / "submitted" / student / assignment, declared)
-        nb_api = course.api(scratch, db=workdir / "gradebook.db", config=config,
+        staged = scratch / "submitted" / student / assignment
+        write_repaired(repaired, staged, declared)
+        _snapshot_gradebook(workdir, scratch / "gradebook.db")
+        nb_api = course.api(scratch, db=scratch / "gradebook.db", config=config,
                             source_directory=str(workdir / "source"))
         result = nb_api.autograde(assignment, student, force=True, create=True)
         graded = scratch / "autograded" / student / assignment
-        if graded.exists():
-            dest = workdir / "autograded" / student / assignment
-            if dest.exists():
-                shutil.rmtree(dest)
-            shutil.copytree(graded, dest)
-        return result
+        files = {p.name: p.read_bytes() for p in sorted(graded.iterdir()) if p.is_file()} if graded.exists() else {}
+        if files and (staged / TIMESTAMP).is_file():
+            files.setdefault(TIMESTAMP, (staged / TIMESTAMP).read_bytes())
+        return result, files
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def grade_submission(workdir: Path, student: str, assignment: str, config=None) -> Outcome:
-    """Autograde one submission (executed in a sandbox); copy the result back to ``workdir``.
+def execute_submission(workdir: Path, student: str, assignment: str, config=None):
+    """The part of grading that runs on a worker: repair, sandboxed execution and nbgrader's
+    verdicts against a copy of the gradebook. Returns the Outcome and the autograded files;
+    it writes nothing in ``workdir``.
 
     The status comes from the sandbox's reports: a given cell that ran out of time makes it
     "to regrade" (the student is not to blame), a student cell that did costs that cell only.
     """
-    outcome = Outcome(student, assignment)
+    outcome, files = Outcome(student, assignment), {}
     t0 = time.monotonic()
     try:
         sandbox = Sandbox(config=config)
@@ -169,20 +180,74 @@ def grade_submission(workdir: Path, student: str, assignment: str, config=None) 
             outcome.warn(note)
         if repaired.error:
             outcome.error(repaired.error)
-            return outcome
-        result = _run_nbgrader(workdir, student, assignment, config, repaired, declared)
+            return outcome, {}
+        result, files = _run_nbgrader(workdir, student, assignment, config, repaired, declared)
         if not result["success"]:
             outcome.error(f"grading failed: {_last_error(result)}")
-            return outcome
-        for report in _timeouts_and_reports(workdir / "autograded" / student / assignment):
+            return outcome, {}
+        for report in _reports(files):
             outcome.peak_memory_mb = max(outcome.peak_memory_mb, report.get("peak_memory_mb") or 0.0)
             outcome.sandbox = report.get("mode", "")
             for reason in report.get("reasons", []):
                 outcome.flag(report.get("status", "warning"), reason)
-        return outcome
+        return outcome, files
     finally:
         outcome.seconds = round(time.monotonic() - t0, 1)
         outcome.finish()
+
+
+def _reports(files: dict) -> list[dict]:
+    """The sandbox reports that SandboxedExecute wrote next to each autograded notebook."""
+    reports = []
+    for name in sorted(n for n in files if n.endswith(REPORT_SUFFIX)):
+        try:
+            reports.append(json.loads(files[name]))
+        except ValueError:
+            reports.append({"status": "error", "reasons": [f"unreadable sandbox report {name}"]})
+    return reports
+
+
+def record_submission(workdir: Path, outcome: Outcome, files: dict, config=None) -> Outcome:
+    """The coordinator's part, the only one that writes the course folder: the autograded
+    files into ``workdir/autograded``, the grades into the gradebook (nbgrader's autograde
+    of the executed notebooks, execution disabled)."""
+    if outcome.status == "error":
+        return outcome
+    notebooks = {n: b for n, b in files.items() if n.endswith(".ipynb")}
+    if not notebooks:
+        outcome.error("no autograded notebook came back")
+        return outcome.finish()
+    dest = workdir / "autograded" / outcome.student / outcome.assignment
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    for name, data in files.items():
+        (dest / Path(name).name).write_bytes(data)
+    scratch = Path(tempfile.mkdtemp(prefix=f"{GRADE_SCRATCH_PREFIX}{os.getpid()}-"))
+    try:
+        staged = scratch / "submitted" / outcome.student / outcome.assignment
+        staged.mkdir(parents=True)
+        for name, data in files.items():
+            if name in notebooks or name == TIMESTAMP:
+                (staged / Path(name).name).write_bytes(data)
+        cfg = Config(config or course.load_config())
+        cfg.merge(Config(NO_EXECUTE))
+        nb_api = course.api(scratch, db=workdir / "gradebook.db", config=cfg, source_directory=str(workdir / "source"))
+        result = nb_api.autograde(outcome.assignment, outcome.student, force=True, create=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if not result["success"]:
+        outcome.error(f"grades not recorded: {_last_error(result)}")
+    return outcome.finish()
+
+
+def grade_submission(workdir: Path, student: str, assignment: str, config=None) -> Outcome:
+    """Autograde one submission here: execute it in a sandbox, then record it in ``workdir``."""
+    outcome, files = execute_submission(workdir, student, assignment, config)
+    t0 = time.monotonic()
+    record_submission(workdir, outcome, files, config)
+    outcome.seconds = round(outcome.seconds + time.monotonic() - t0, 1)
+    return outcome
 
 
 def submissions(workdir: Path, names: list[str] | None = None, students: list[str] | None = None):
@@ -257,6 +322,27 @@ def _grade_safely(workdir: Path, student: str, assignment: str, config=None) -> 
         return outcome.finish()
 
 
+def _execute_safely(workdir: Path, student: str, assignment: str, config=None):
+    """execute_submission that never raises (the task run on a Dask worker)."""
+    try:
+        return execute_submission(workdir, student, assignment, config)
+    except Exception as exc:
+        outcome = Outcome(student, assignment)
+        outcome.error(f"internal error while grading: {type(exc).__name__}: {exc}")
+        return outcome.finish(), {}
+
+
+def _record_safely(workdir: Path, outcome: Outcome, files: dict, config=None) -> Outcome:
+    try:
+        t0 = time.monotonic()
+        record_submission(workdir, outcome, files, config)
+        outcome.seconds = round(outcome.seconds + time.monotonic() - t0, 1)
+    except Exception as exc:
+        outcome.error(f"internal error while recording the grades: {type(exc).__name__}: {exc}")
+        outcome.finish()
+    return outcome
+
+
 def _graded_one_by_one(workdir, pairs, config):
     for student, assignment in pairs:
         yield _grade_safely(workdir, student, assignment, config)
@@ -325,7 +411,8 @@ def grade_all(workdir: Path, names=None, students=None, config=None, progress=Tr
         print(f"skipped {len(skipped)} unchanged (already graded; --regrade grades them again)")
     register_students(workdir, [s for s, _ in todo])
     if scheduler or (jobs > 1 and len(todo) > 1):
-        graded = cohort.graded(workdir, todo, config, jobs, scheduler)
+        graded = (_record_safely(workdir, outcome, files, config)  # this process alone writes
+                  for outcome, files in cohort.graded(workdir, todo, config, jobs, scheduler))
     else:
         graded = _graded_one_by_one(workdir, todo, config)
     batch = {"started": _now(), "finished": None, "workers": jobs, "scheduler": scheduler or "",

@@ -91,7 +91,7 @@ def main(argv=None) -> int:
         shutil.rmtree(base, ignore_errors=True)
 
     one = rows[0]["per_min"]
-    print(f"\n| workers | submissions | wall (s) | throughput (subs/min) | speed-up | efficiency | median s/sub |")
+    print("\n| workers | submissions | wall (s) | throughput (subs/min) | speed-up | efficiency | median s/sub |")
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         s = r["per_min"] / one

@@ -37,12 +37,12 @@ def _dies_for_one(workdir, student, assignment, config):
         with open(Path(workdir) / "tries", "a") as f:
             f.write("try\n")
         os._exit(1)
-    return grading.Outcome(student, assignment)
+    return grading.Outcome(student, assignment), {}
 
 
 def test_task_whose_worker_dies_is_tried_twice_then_reported(tmp_path):
     pairs = [("dies", A), ("fine-1", A), ("fine-2", A)]
-    out = {o.student: o for o in cohort.graded(tmp_path, pairs, None, jobs=2, task=_dies_for_one)}
+    out = {o.student: o for o, _ in cohort.graded(tmp_path, pairs, None, jobs=2, task=_dies_for_one)}
     assert set(out) == {"dies", "fine-1", "fine-2"}
     assert out["dies"].status == "error" and "died twice" in out["dies"].reason
     assert (tmp_path / "tries").read_text().count("try") == 2
