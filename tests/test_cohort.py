@@ -164,3 +164,16 @@ def _pgid(pid):
         return os.getpgid(pid)
     except ProcessLookupError:
         return None
+
+
+def test_slurm_recipe_job_script():
+    """The README's SLURM recipe, as far as dask-jobqueue goes without SLURM: one job per
+    machine, 16 one-thread workers (one sandbox each), no nanny memory limit, the data root."""
+    jobqueue = pytest.importorskip("dask_jobqueue")
+    with jobqueue.SLURMCluster(cores=16, processes=16, memory="64GB", walltime="02:00:00", account="acct",
+                               queue="cpu", scheduler_options={"port": 0, "dashboard_address": ":0"}, worker_extra_args=["--memory-limit", "0"],
+                               job_script_prologue=["export NNCOURSE_DATA=/shared/nncourse-data"]) as cluster:
+        script = cluster.job_script()
+    for expected in ("#SBATCH -A acct", "#SBATCH -p cpu", "#SBATCH -t 02:00:00", "--nworkers 16", "--nthreads 1",
+                     "--memory-limit 0", "export NNCOURSE_DATA=/shared/nncourse-data", "#SBATCH --cpus-per-task=16"):
+        assert expected in script, (expected, script)
