@@ -1,4 +1,5 @@
-"""Autograde every submission of a course folder, each in a scratch copy (``-j N``: N at once).
+"""Autograde every submission of a course folder, each in a scratch copy (``-j N``: N at once,
+on Dask: see ``cohort.py``).
 
 A course folder (``workdir``) is a standard nbgrader course root::
 
@@ -7,8 +8,11 @@ A course folder (``workdir``) is a standard nbgrader course root::
     workdir/autograded/  feedback/  grading_report.json  grades.csv
 
 Each submission is staged alone (only its notebooks and declared files), graded by
-nbgrader, and executed in a sandbox (``sandbox.py``, via ``execute.SandboxedExecute``);
-its autograded copy comes back to the course folder. Whatever happens to one submission
+nbgrader against a private copy of the gradebook, and executed in a sandbox (``sandbox.py``,
+via ``execute.SandboxedExecute``); its autograded copy comes back to the grading process,
+which alone writes the course folder: the files, then the grades (nbgrader's autograde with
+execution disabled). A rerun grades only what is new, changed or unfinished (the
+submission key in the report). Whatever happens to one submission
 (invalid notebook, dead kernel, timeout, deleted cells) is recorded with its reason in
 ``grading_report.json``; the batch goes on.
 

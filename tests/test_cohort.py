@@ -20,6 +20,7 @@ from distributed import LocalCluster
 from nbgrader.api import Gradebook
 
 from autograder import cohort, course, grading
+from autograder.export import export
 from autograder.mutants import catalogue
 from autograder.sandbox import scratch_root
 from autograder.submissions import apply_mutants, reference_submission
@@ -150,6 +151,8 @@ def test_kill_9_mid_batch_then_resume(tmp_path):
         failing = {k for k in tests if rows[k][0] < rows[k][1]}
         assert failing == breaks, (student, failing, breaks)
     assert not any(d.exists() for d in left), "scratch folders of the killed run are still there"
+    _, rows, _ = export(workdir)  # the report's batch entry is not a submission
+    assert sorted(r["student_id"] for r in rows) == sorted(expected) and {r["status"] for r in rows} == {"ok"}
     assert not [p for p in pids if Path(f"/proc/{p}").exists() and _pgid(int(p)) == run.pid]
 
     # Nothing changed: a third run grades nothing; --regrade grades one student again.
