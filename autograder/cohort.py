@@ -70,7 +70,7 @@ def local_cluster(jobs: int):
     by the nanny (whose limit counts the worker process only)."""
     from distributed import LocalCluster
     return LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, memory_limit=0,
-                        dashboard_address=None, silence_logs=logging.ERROR)
+                        dashboard_address=":0", silence_logs=logging.ERROR)
 
 
 def graded(workdir: Path, pairs, config, jobs: int = 1, scheduler: str | None = None, task=None):
