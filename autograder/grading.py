@@ -23,6 +23,7 @@ withheld); ``error`` (could not be graded).
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -234,7 +235,7 @@ def record_submission(workdir: Path, outcome: Outcome, files: dict, config=None)
         for name, data in files.items():
             if name in notebooks or name == TIMESTAMP:
                 (staged / Path(name).name).write_bytes(data)
-        cfg = Config(config or course.load_config())
+        cfg = copy.deepcopy(config or course.load_config())  # Config() copies shallowly: never change the caller's
         cfg.merge(Config(NO_EXECUTE))
         nb_api = course.api(scratch, db=workdir / "gradebook.db", config=cfg, source_directory=str(workdir / "source"))
         result = nb_api.autograde(outcome.assignment, outcome.student, force=True, create=True)

@@ -86,6 +86,22 @@ def test_existing_cluster_by_address_and_kernel_thread_budget(course_01):
     assert grading.load_batch(workdir)["scheduler"] == cluster.scheduler_address
 
 
+def test_one_by_one_each_submission_is_executed(course_01):
+    """-j 1 grades here, one after another: recording a submission's grades (execution
+    disabled) must leave the next one executed (a blank after a reference gets zero)."""
+    workdir, name, reference = course_01
+    release_nb = nbformat.read(next((workdir / "release" / A).glob("*.ipynb")), as_version=4)
+    submit(workdir, "seq-1-reference", A, name, reference)
+    submit(workdir, "seq-2-blank", A, name, release_nb)
+    config = course.load_config()
+    outcomes = grading.grade_all(workdir, [A], ["seq-1-reference", "seq-2-blank"], config, progress=False, jobs=1)
+    assert [o.status for o in outcomes] == ["ok", "ok"], [o.reason for o in outcomes]
+    assert "enabled" not in config.Execute, "the caller's configuration was changed"
+    ref, blank = (_grade_rows(workdir, s) for s in ("seq-1-reference", "seq-2-blank"))
+    assert all(score == top for score, top, kind in ref.values() if kind == "code")
+    assert not any(score for score, _, kind in blank.values() if kind == "code"), blank
+
+
 def _grade_rows(workdir, student):
     """grade_id -> (auto score, max score, cell type) of every grade row of the submission."""
     with Gradebook(course.db_url(workdir / "gradebook.db")) as gb:
