@@ -14,9 +14,11 @@ autograde with execution disabled) and the report. Workers need the course folde
   worker process only; the sandbox gives each kernel its own thread budget
   (``Sandbox.threads``, else cores // ``Sandbox.jobs``), never the worker's environment;
 - a task whose worker dies is retried 3 times by default (``allowed-failures: 3``); here it is
-  tried at most twice (:data:`ALLOWED_FAILURES`), then reported as an ``error`` outcome. On an
-  existing cluster this is the scheduler's setting: start it with
-  ``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1``.
+  tried at most twice (:data:`ALLOWED_FAILURES`), then reported as an ``error`` outcome; each
+  worker holds only the task it runs (``worker-saturation: 1.0``), so that a death is counted
+  against that task alone. On an existing cluster these are the scheduler's settings: start
+  it with ``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1
+  DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION=1.0``.
 
 A submission is identified by :func:`submission_key`: the sha256 of its notebooks and
 declared files plus the assignment's version (its source notebooks and the grader's checks).
@@ -31,6 +33,10 @@ from pathlib import Path
 from .sandbox import CHECKS
 
 ALLOWED_FAILURES = 1  # retries after a worker death: a task is tried at most twice
+# Each worker holds only the task it runs (Dask's default, 1.1, queues one more on it): a
+# worker's death then counts against the submission that killed it, not an innocent one.
+SCHEDULER_CONFIG = {"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+                    "distributed.scheduler.worker-saturation": 1.0}
 DIED_TWICE = "not graded: its grading worker died twice (the grader ran out of memory?)"
 
 
@@ -82,7 +88,7 @@ def graded(workdir: Path, pairs, config, jobs: int = 1, scheduler: str | None = 
 
     from .grading import Outcome
 
-    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+    with dask.config.set(SCHEDULER_CONFIG):
         cluster = None if scheduler else local_cluster(jobs)
         try:
             with Client(scheduler or cluster) as client:
