@@ -211,6 +211,8 @@ class Sandbox(LoggingConfigurable):
         errors.start()
         timer = threading.Timer(deadline, run.kill, args=(proc, "the sandbox outlived the notebook time limit"))
         timer.start()
+        if group:
+            threading.Thread(target=run.watch_tasks, args=(group, proc), daemon=True).start()
         try:
             _, status, usage = os.wait4(proc.pid, 0)
             proc.returncode = os.waitstatus_to_exitcode(status)
@@ -240,7 +242,13 @@ class Run:
     stderr_tail: str = ""
     seconds: float = 0.0
     peak_memory_mb: float = 0.0
+    peak_tasks: int = 0                             # processes and threads at once (when a cgroup is used)
     returncode: int | None = None
+
+    def watch_tasks(self, group, proc) -> None:
+        while proc.poll() is None:
+            self.peak_tasks = max(self.peak_tasks, group.tasks())
+            time.sleep(0.25)
 
     def read_protocol(self, stream, cap: int) -> None:
         total = 0
@@ -345,6 +353,12 @@ class ControlGroup:
 
     def procs_files(self) -> list[str]:
         return [str(self.dirs[c] / "cgroup.procs") for c in ("memory", "pids")]
+
+    def tasks(self) -> int:
+        try:
+            return int((self.dirs["pids"] / "pids.current").read_text())
+        except (OSError, ValueError):
+            return 0
 
     def peak_mb(self) -> float:
         for n in ("memory.peak", "memory.max_usage_in_bytes"):
