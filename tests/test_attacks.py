@@ -409,7 +409,7 @@ def problems_of(b: Batch, attack: Attack) -> list[str]:
             text = output_text(nbformat.read(str(path), as_version=4))
         except Exception:  # noqa: BLE001
             continue
-        leaked = [line for line in instructor_lines() if line in text]
+        leaked = sorted(instructor_lines() & {line.strip() for line in text.splitlines()})
         if leaked:
             problems.append(f"its outputs show {len(leaked)} line(s) of instructor code, e.g. {leaked[0]!r}")
     for html in (b.workdir / "feedback" / student / A).glob("*.html"):
