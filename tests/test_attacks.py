@@ -11,6 +11,8 @@ and nothing huge. And for the batch: the neighbours keep full marks, the victim 
 0, every submission has an outcome, the export works, the gradebook's cells are intact.
 
 Run: ``NNCOURSE_DATA=../shared/datasets python -m pytest tests/test_attacks.py -m attacks``
+(both modes, about 5 minutes each; ``-k j1`` or ``-k j2`` for one; ``NNCOURSE_ATTACKS=a,b``
+grades only those attacks; ``NNCOURSE_KEEP_ATTACKS=1`` keeps the course folders).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import site
 import socket
@@ -266,7 +269,6 @@ def cleanup(since: float) -> None:
         if not procs:
             break
         time.sleep(0.5)
-    import shutil
     for path, _ in new_files(since):
         p = Path(path)
         scratch = next((q for q in p.parents if q.name.startswith("nncourse-grade-")), None)
@@ -288,6 +290,8 @@ def batch(request, tmp_path_factory) -> Batch:
     request.addfinalizer(listener.close)
 
     workdir = tmp_path_factory.mktemp(f"attacks-j{jobs}")
+    if not os.environ.get("NNCOURSE_KEEP_ATTACKS"):  # gigabytes (the disk attacks' graded copies)
+        request.addfinalizer(lambda: shutil.rmtree(workdir, ignore_errors=True))
     grading.prepare(workdir, [A])
     subs, nb_name = submissions(workdir, listener)
     for student, nb in subs.items():
