@@ -223,9 +223,9 @@ def test_declared_files_are_checked(tmp_path, release, answered):
     (folder / "timestamp.txt").write_text("2026-11-30 18:00:00.000000 UTC")
     result = repair(folder, {"weights.pt": 1000, "big.pt": 1000, "absent.pt": 1000})
     assert result.files == {"weights.pt": folder / "weights.pt", "timestamp.txt": folder / "timestamp.txt"}
-    assert "absent.pt not handed in" in result.warnings
+    assert "absent.pt not handed in" in result.notes
     assert any(w.startswith("big.pt is") and "limit: not used" in w for w in result.warnings)
-    assert "files not part of the assignment, ignored: brouillon.py" in result.warnings
+    assert "files not part of the assignment, ignored: brouillon.py" in result.notes
     out = tmp_path / "out"
     write_repaired(result, out, {"weights.pt": 1000})
     assert (out / "weights.pt").read_bytes() == b"x" * 100
