@@ -242,7 +242,7 @@ def test_demo_runs_end_to_end(tmp_path):
         rows = {r["student_id"]: r for r in csv.DictReader(f)}
     assert rows["correct"]["status"] == "ok" and rows["correct"]["score"] == rows["correct"]["max_score"]
     assert rows["corrupt"]["status"] == "error" and rows["corrupt"]["score"] == ""
-    assert rows["crash-or-loop"]["status"] in ("warning", "error")
+    assert rows["crash-or-loop"]["status"] in ("warning", "error", "to regrade")  # to regrade: a busy machine
     assert rows["partly-wrong"]["status"] == "warning"
     assert float(rows["partly-wrong"]["score"]) < float(rows["partly-wrong"]["max_score"])
     assert list((tmp_path / "feedback" / "correct" / a).glob("*.html"))
