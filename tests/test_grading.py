@@ -110,7 +110,7 @@ def troublesome(prepared):
     probe = copy.deepcopy(reference)
     probe.cells.insert(0, nbformat.v4.new_code_cell(
         "import os\nprint('CWD=' + os.getcwd())\nprint('GRADING=' + os.environ.get('NNCOURSE_GRADING', ''))\n"
-        f"print('SEES=' + str([p for p in ({str(workdir)!r}, {str(course.REPO)!r}) if os.path.exists(p)]))",
+        f"print('SEES=' + str([p for p in {[str(workdir / 'gradebook.db'), str(workdir / 'source'), str(course.REPO / 'source'), str(course.REPO / 'autograder')]!r} if os.path.exists(p)]))",
         id="probe"))
     deleted = copy.deepcopy(reference)
     deleted.cells = [c for c in deleted.cells if c.get("id") not in list(autograded_tests(reference))[:2]]
