@@ -34,8 +34,10 @@ class HideHiddenTests(ClearHiddenTests):
         return removed
 
     def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type != "code" or self.begin_test_delimeter not in cell.source:
-            return cell, resources
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        is_test = meta.get("grade", False) and not meta.get("solution", False)
+        if cell.cell_type != "code" or not is_test or self.begin_test_delimeter not in cell.source:
+            return cell, resources  # markers a student typed in an answer are only text
         cell, resources = super().preprocess_cell(cell, resources, index)
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
