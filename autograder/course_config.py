@@ -29,8 +29,12 @@ def apply(c) -> None:
     """Put the course's settings into the traitlets config ``c``."""
     c.CourseDirectory.course_id = COURSE_ID
     c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
-    # Only notebooks and declared files are taken from a submission folder.
-    c.CourseDirectory.include = ["*.ipynb"] + sorted({f for files in HANDED_IN.values() for f in files})
+    # Only notebooks and declared files are taken from a submission folder, and nbgrader's own
+    # timestamp.txt and submission_secret.txt: without them `nbgrader collect` drops the
+    # submission time and secret, and then late penalties and `nbgrader release_feedback`
+    # (which reads both) fail.
+    c.CourseDirectory.include = (["*.ipynb", "timestamp.txt", "submission_secret.txt"]
+                                 + sorted({f for files in HANDED_IN.values() for f in files}))
 
     # Student-facing stubs, in French.
     c.ClearSolutions.code_stub = {"python": "# VOTRE CODE ICI\nraise NotImplementedError()"}
