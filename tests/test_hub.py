@@ -354,6 +354,7 @@ def _student_flow(hub, page):
     page.get_by_text("gradient_step").first.wait_for()
     body = page.inner_text("body")
     _shot(page, "06-student-feedback")
+    assert "moons_numpy (Score: 2.0 / 33.0)" in body  # the two tests of the answered question
     assert "a - lr * grad" in body            # the student's own answer
     assert "NotImplementedError" in body      # what failed, for the questions not answered
 

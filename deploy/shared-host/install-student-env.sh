@@ -10,7 +10,7 @@ ENV=/opt/nncourse/venv
 DATA=/srv/nncourse/data
 
 apt-get update && apt-get install -y python3-venv nodejs npm bubblewrap
-npm install -g configurable-http-proxy@5.3.0
+npm install -g configurable-http-proxy@4.6.3
 python3 -m venv "$ENV"
 # CPU wheels of torch first (~200 MB instead of ~5 GB), then the pins, then the student package.
 "$ENV/bin/pip" install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 torchvision==0.28.0
