@@ -238,9 +238,23 @@ def _login(browser, hub, user: str):
     return context, page
 
 
+def _open_menu(page, top: str):
+    """Open a menu of JupyterLab's menu bar (a click on a menu bar that is still active
+    right after another menu closed can be swallowed: try again)."""
+    for attempt in range(5):
+        page.keyboard.press("Escape")
+        page.locator(".lm-MenuBar-item", has_text=top).first.click()
+        menu = page.locator(".lm-Menu").last
+        try:
+            menu.wait_for(timeout=10_000)
+            return menu
+        except playwright.TimeoutError:
+            time.sleep(1)
+    raise AssertionError(f"the {top} menu did not open")
+
+
 def _menu(page, top: str, item: str) -> None:
-    page.locator(".lm-MenuBar-item", has_text=top).first.click()
-    page.locator(".lm-Menu-item", has_text=item).first.click()
+    _open_menu(page, top).locator(".lm-Menu-item", has_text=item).first.click()
 
 
 def _kernel_idle(page) -> None:
@@ -270,9 +284,7 @@ def test_student_fetch_validate_submit_then_feedback(hub, browser):
 def _student_flow(hub, page):
 
     # The student's Nbgrader menu has the assignment list but none of the instructor's tools.
-    page.locator(".lm-MenuBar-item", has_text="Nbgrader").first.click()
-    menu = page.locator(".lm-Menu").last
-    menu.wait_for()
+    menu = _open_menu(page, "Nbgrader")
     assert "Assignment List" in menu.inner_text()
     assert "Formgrader" not in menu.inner_text()
     page.keyboard.press("Escape")
@@ -372,3 +384,28 @@ def test_students_cannot_read_the_course_folder(hub):
         assert p.returncode != 0 and "Permission denied" in p.stderr, (target, p.stdout[:200], p.stderr)
     p = _as_user(STUDENT, f"ls {course_dir}")
     assert p.returncode != 0 and "Permission denied" in p.stderr
+
+
+def test_instructor_formgrader_in_its_own_tab(hub, browser):
+    """The instructor's server (in the course folder) has nbgrader's tools; the formgrader
+    opens in its own tab (inside JupyterLab it is blank under JupyterHub >= 4.1)."""
+    course_dir = hub["course"]
+    home = hub["homes"][INSTRUCTOR]
+    # What setup-instructor.sh does: the course folder is the instructor's, and nbgrader finds it.
+    subprocess.run(["chown", "-R", f"{INSTRUCTOR}:{INSTRUCTOR}", str(course_dir)], check=True)
+    (home / ".jupyter").mkdir(exist_ok=True)
+    (home / ".jupyter" / "nbgrader_config.py").write_text(f'c = get_config()\nc.CourseDirectory.root = "{course_dir}"\n')
+    subprocess.run(["chown", "-R", f"{INSTRUCTOR}:{INSTRUCTOR}", str(home / ".jupyter")], check=True)
+    context, page = _login(browser, hub, INSTRUCTOR)
+    try:
+        assert "Formgrader" in _open_menu(page, "Nbgrader").inner_text()
+        page.keyboard.press("Escape")
+        page.goto(f"{hub['url']}/user/{INSTRUCTOR}/formgrader")
+        page.get_by_text("Manage Assignments").first.wait_for()
+        page.get_by_text(ASSIGNMENT).first.wait_for()
+        _shot(page, "07-instructor-formgrader")
+    except BaseException:
+        _shot(page, "failure-instructor")
+        raise
+    finally:
+        context.close()

@@ -23,4 +23,8 @@ python3 -m venv .venv
 # any folder once the instructor package is installed.
 .venv/bin/python -m autograder prepare -w ~/course
 chmod 700 ~/course
+# nbgrader's course root for the formgrader and the instructor's nbgrader commands (the
+# server runs in ~/course, but nbgrader takes its root from the process's working folder).
+mkdir -p ~/.jupyter
+echo "c = get_config(); c.CourseDirectory.root = '$HOME/course'" > ~/.jupyter/nbgrader_config.py
 echo "course folder ready: ~/course. Log out and in again on the hub; then see deploy/README.md"
