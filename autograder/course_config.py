@@ -18,7 +18,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, GetG
                                     SaveAutoGrades)
 
 from .execute import SandboxedExecute
-from .feedback import HideHiddenTests
+from .feedback import HideHiddenTests, PendingManualGrades
 from .safe_output import CapOutputs, SanitizeFeedback
 
 COURSE_ID = "nncourse"
@@ -65,6 +65,7 @@ def apply(c) -> None:
     ]
     # Feedback shows the student what failed (the French message), never the hidden test code,
     # and nothing executable that student code produced (scripts, handlers, external loads).
-    c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CapOutputs, SanitizeFeedback,
-                                        CSSHTMLHeaderPreprocessor]
+    # Written answers not graded yet are announced at the top, never shown as lost points.
+    c.GenerateFeedback.preprocessors = [GetGrades, PendingManualGrades, HideHiddenTests, CapOutputs,
+                                        SanitizeFeedback, CSSHTMLHeaderPreprocessor]
     c.HTMLExporter.sanitize_html = True

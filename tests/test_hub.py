@@ -53,6 +53,8 @@ def gradient_step(a, grad, lr):
     return a - lr * grad
 '''
 
+WRITTEN = "Deux demi-lunes entrelacées, bruitées : une frontière non linéaire."
+
 if os.geteuid() != 0:
     pytest.skip("needs root (creates Unix users, runs JupyterHub's local spawner)", allow_module_level=True)
 if not CHROMIUM.exists():
@@ -309,6 +311,13 @@ def _student_flow(hub, page):
     page.keyboard.press("Control+a")
     page.keyboard.insert_text(ANSWER)
     page.keyboard.press("Escape")
+    # ... and one written answer (graded by hand later: the feedback says it is pending).
+    written = page.locator(".jp-Notebook .jp-MarkdownCell", has_text="VOTRE RÉPONSE ICI").first
+    written.dblclick()
+    written.locator(".cm-content").click()
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(WRITTEN)
+    page.keyboard.press("Escape")
     _menu(page, "Run", "Run All Cells")
     # The notebook stops at the next unanswered question; the tests of this one pass.
     failing = page.locator(".jp-Notebook .jp-Cell", has_text='check_close("f1_forward(2, 1)"').first
@@ -345,7 +354,8 @@ def _student_flow(hub, page):
     assert (course_dir / "submitted" / STUDENT / ASSIGNMENT / f"{NOTEBOOK}.ipynb").exists()
     out = _run([sys.executable, "-m", "autograder", "autograde", "-w", str(course_dir), "-a", ASSIGNMENT], REPO, env)
     assert "graded 1/1" in out, out
-    _run([sys.executable, "-m", "autograder", "feedback", "-w", str(course_dir)], REPO, env)
+    out = _run([sys.executable, "-m", "autograder", "feedback", "-w", str(course_dir)], REPO, env)
+    assert "still await manual grading" in out, out  # the written answer is not graded yet
     html = course_dir / "feedback" / STUDENT / ASSIGNMENT / f"{NOTEBOOK}.html"
     assert html.exists(), out
     _run([sys.executable, "-m", "nbgrader", "release_feedback", ASSIGNMENT], course_dir, env)
@@ -366,7 +376,10 @@ def _student_flow(hub, page):
     page.get_by_text("gradient_step").first.wait_for()
     body = page.inner_text("body")
     _shot(page, "06-student-feedback")
-    assert "moons_numpy (Score: 2.0 / 33.0)" in body  # the two tests of the answered question
+    # The two tests of the answered question; the written answer is announced as pending.
+    assert "(Score: 2.0 / 33.0)" in body
+    assert "points des réponses rédigées en attente de correction" in body
+    assert WRITTEN in body
     assert "a - lr * grad" in body            # the student's own answer
     assert "NotImplementedError" in body      # what failed, for the questions not answered
 
