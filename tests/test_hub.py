@@ -312,7 +312,9 @@ def _student_flow(hub, page):
     page.keyboard.insert_text(ANSWER)
     page.keyboard.press("Escape")
     # ... and one written answer (graded by hand later: the feedback says it is pending).
-    written = page.locator(".jp-Notebook .jp-MarkdownCell", has_text="VOTRE RÉPONSE ICI").first
+    # (the first cell whose whole text is the stub: the introduction also mentions it)
+    written = page.locator(".jp-Notebook .jp-MarkdownCell").filter(
+        has=page.get_by_text("VOTRE RÉPONSE ICI", exact=True)).first
     written.dblclick()
     written.locator(".cm-content").click()
     page.keyboard.press("Control+a")
