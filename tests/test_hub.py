@@ -79,10 +79,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _kill_user_processes(name: str) -> None:
+    """The processes of one of the test's own accounts (its servers and kernels)."""
+    try:
+        subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
+    except FileNotFoundError:  # no procps: userdel --force still removes the account
+        pass
+
+
 def _fresh_user(name: str) -> Path:
     """A Unix account with an empty home (a previous run's account is removed first)."""
     if subprocess.run(["id", name], capture_output=True).returncode == 0:
-        subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
+        _kill_user_processes(name)
         subprocess.run(["userdel", "--remove", "--force", name], capture_output=True)
     subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True)
     home = Path(os.path.expanduser(f"~{name}"))
@@ -208,7 +216,7 @@ def hub():
         log.close()
         shutil.copy(run / "hub.log", ARTIFACTS / "hub.log")
         for user in (STUDENT, INSTRUCTOR):  # servers the hub could not stop
-            subprocess.run(["pkill", "-KILL", "-u", user], capture_output=True)
+            _kill_user_processes(user)
         shutil.rmtree(run, ignore_errors=True)
 
 
