@@ -110,7 +110,7 @@ def troublesome(prepared):
     probe = copy.deepcopy(reference)
     probe.cells.insert(0, nbformat.v4.new_code_cell(
         "import os\nprint('CWD=' + os.getcwd())\nprint('GRADING=' + os.environ.get('NNCOURSE_GRADING', ''))\n"
-        f"print('SEES=' + str([p for p in ({str(workdir)!r}, {str(course.REPO)!r}) if os.path.exists(p)]))",
+        f"print('SEES=' + str([p for p in {[str(workdir / 'gradebook.db'), str(workdir / 'source'), str(course.REPO / 'source'), str(course.REPO / 'autograder')]!r} if os.path.exists(p)]))",
         id="probe"))
     deleted = copy.deepcopy(reference)
     deleted.cells = [c for c in deleted.cells if c.get("id") not in list(autograded_tests(reference))[:2]]
@@ -242,7 +242,7 @@ def test_demo_runs_end_to_end(tmp_path):
         rows = {r["student_id"]: r for r in csv.DictReader(f)}
     assert rows["correct"]["status"] == "ok" and rows["correct"]["score"] == rows["correct"]["max_score"]
     assert rows["corrupt"]["status"] == "error" and rows["corrupt"]["score"] == ""
-    assert rows["crash-or-loop"]["status"] in ("warning", "error")
+    assert rows["crash-or-loop"]["status"] in ("warning", "error", "to regrade")  # to regrade: a busy machine
     assert rows["partly-wrong"]["status"] == "warning"
     assert float(rows["partly-wrong"]["score"]) < float(rows["partly-wrong"]["max_score"])
     assert list((tmp_path / "feedback" / "correct" / a).glob("*.html"))

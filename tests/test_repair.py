@@ -225,9 +225,9 @@ def test_declared_files_are_checked(tmp_path, release, answered):
     result = repair(folder, {"weights.pt": 1000, "big.pt": 1000, "absent.pt": 1000})
     assert result.files == {"weights.pt": folder / "weights.pt", "timestamp.txt": folder / "timestamp.txt",
                             "submission_secret.txt": folder / "submission_secret.txt"}
-    assert "absent.pt not handed in" in result.warnings
+    assert "absent.pt not handed in" in result.notes
     assert any(w.startswith("big.pt is") and "limit: not used" in w for w in result.warnings)
-    assert "files not part of the assignment, ignored: brouillon.py" in result.warnings
+    assert "files not part of the assignment, ignored: brouillon.py" in result.notes
     out = tmp_path / "out"
     write_repaired(result, out, {"weights.pt": 1000})
     assert (out / "weights.pt").read_bytes() == b"x" * 100
