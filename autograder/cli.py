@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import course, grading, release, samples
 from .export import export, format_table
-from .feedback import generate_feedback
+from .feedback import PENDING_TITLE, generate_feedback, pending_manual_grades
 from .sandbox import Sandbox, SandboxUnavailable, describe
 
 DEFAULT_WORKDIR = Path.home() / "nncourse-grading"
@@ -86,6 +86,12 @@ def cmd_feedback(args) -> int:
     held = sorted(f"{o['student']}/{o['assignment']}" for o in report.values() if o["status"] == "to regrade")
     if held:  # their grade is withheld: feedback would show points the student did not lose
         print(f"no feedback for {len(held)} submission(s) to regrade: {', '.join(held)}")
+    pending = pending_manual_grades(args.workdir, pairs)
+    if pending:  # released now, these show 0 for answers nobody has graded yet
+        shown = ", ".join(f"{s}/{a} ({p:g} pt)" for s, a, p in pending[:10]) + (" …" if len(pending) > 10 else "")
+        print(f"warning: written answers of {len(pending)} submission(s) still await manual grading "
+              f"(formgrader): {shown}. Their feedback says at the top « {PENDING_TITLE} »; grade them and "
+              "run `feedback` again before `nbgrader release_feedback` to give the final score.")
     failures = generate_feedback(args.workdir, pairs)
     for f in failures:
         print(f"feedback failed for {f[0]}/{f[1]}: {f[2]}")

@@ -37,7 +37,9 @@ from nbgrader.nbgraderformat import MetadataValidator
 from nbgrader.preprocessors import CheckCellMetadata
 
 MB = 1_000_000
-NBGRADER_FILES = {"timestamp.txt": 1000}  # written by nbgrader collect; read for late penalties
+# Written by nbgrader submit/collect: the submission time (late penalties) and the secret that
+# `nbgrader release_feedback` names the feedback by (the student fetches it with the same secret).
+NBGRADER_FILES = {"timestamp.txt": 1000, "submission_secret.txt": 1000}
 IGNORED_NAMES = {"__pycache__", ".ipynb_checkpoints"}
 
 
