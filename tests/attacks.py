@@ -39,6 +39,7 @@ class Attack:
     code: str = ""                       # put at the start of the first answer cell
     edit: Callable | None = None         # or: edits the notebook (metadata attacks)
     big_outputs: bool = False            # its outputs / files are big: cap the graded copy
+    known_gap: str = ""                  # what it still reaches today, and the issue that closes it
 
     @property
     def marker(self) -> str:
@@ -375,7 +376,9 @@ for _p in _found:
 '''),
     Attack("read-reference-checks", "course",
            "print the hidden checks and reference answers (autograder/checks/*_reference.py) reachable from the kernel",
-           r'''
+           known_gap="the hidden checks still run in the kernel, so their code is in the sandbox (read-only); "
+                     "issue 9 (probe and verdict) takes the reference out",
+           code=r'''
 _roots = [p for p in sys.path if p] + [r for r in (_course(), _repo()) if r]
 _seen = set()
 for _root in _roots:
