@@ -87,12 +87,17 @@ def _kill_user_processes(name: str) -> None:
         pass
 
 
+def _admin(command: str) -> str:
+    """An administration command (useradd, userdel) even where PATH lacks the sbin folders."""
+    return shutil.which(command, path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])) or command
+
+
 def _fresh_user(name: str) -> Path:
     """A Unix account with an empty home (a previous run's account is removed first)."""
     if subprocess.run(["id", name], capture_output=True).returncode == 0:
         _kill_user_processes(name)
-        subprocess.run(["userdel", "--remove", "--force", name], capture_output=True)
-    subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True)
+        subprocess.run([_admin("userdel"), "--remove", "--force", name], capture_output=True)
+    subprocess.run([_admin("useradd"), "--create-home", "--shell", "/bin/bash", name], check=True)
     home = Path(os.path.expanduser(f"~{name}"))
     home.chmod(0o700)
     return home
