@@ -21,7 +21,7 @@ from pathlib import Path
 
 from . import course, grading, release, samples
 from .export import export, format_table
-from .feedback import generate_feedback
+from .feedback import PENDING_TITLE, generate_feedback, pending_manual_grades
 from .sandbox import Sandbox, SandboxUnavailable, describe
 
 DEFAULT_WORKDIR = Path.home() / "nncourse-grading"
@@ -86,7 +86,16 @@ def cmd_autograde(args) -> int:
 
 def cmd_feedback(args) -> int:
     report = grading.load_report(args.workdir)
-    pairs = [(o["student"], o["assignment"]) for o in report.values() if o["status"] != "error"]
+    pairs = [(o["student"], o["assignment"]) for o in report.values() if o["status"] in ("ok", "warning")]
+    held = sorted(f"{o['student']}/{o['assignment']}" for o in report.values() if o["status"] == "to regrade")
+    if held:  # their grade is withheld: feedback would show points the student did not lose
+        print(f"no feedback for {len(held)} submission(s) to regrade: {', '.join(held)}")
+    pending = pending_manual_grades(args.workdir, pairs)
+    if pending:  # released now, these show 0 for answers nobody has graded yet
+        shown = ", ".join(f"{s}/{a} ({p:g} pt)" for s, a, p in pending[:10]) + (" …" if len(pending) > 10 else "")
+        print(f"warning: written answers of {len(pending)} submission(s) still await manual grading "
+              f"(formgrader): {shown}. Their feedback says at the top « {PENDING_TITLE} »; grade them and "
+              "run `feedback` again before `nbgrader release_feedback` to give the final score.")
     failures = generate_feedback(args.workdir, pairs)
     for f in failures:
         print(f"feedback failed for {f[0]}/{f[1]}: {f[2]}")
@@ -109,13 +118,16 @@ def cmd_demo(args) -> int:
     grading.prepare(args.workdir, args.assignment)
     written = samples.write_samples(args.workdir, args.assignment)
     print(f"[2/5] {len(written)} built-in sample submissions: {', '.join(samples.STUDENTS)}")
-    print("[3/5] autograde (each submission in its own scratch folder)")
+    print("[3/5] autograde (each submission in its own sandbox)")
     outcomes = grading.grade_all(args.workdir, args.assignment, None, _config(args), jobs=args.jobs)
     print(_summary(outcomes))
     print("[4/5] feedback")
     cmd_feedback(args)
-    print("[5/5] export")
+    print("[5/5] export, Moodle worksheet and instructor report")
     cmd_export(args)
+    from .moodle_cli import demo_moodle
+    for path in demo_moodle(args.workdir, args.assignment):
+        print(f"wrote {path}")
     print(f"demo finished in {time.monotonic() - t0:.0f} s; course folder: {args.workdir}")
     return 0
 

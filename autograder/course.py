@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import sys
@@ -44,7 +45,7 @@ def load_config(**overrides) -> Config:
 
 def with_jobs(config: Config, jobs: int) -> Config:
     """A copy of ``config`` for grading ``jobs`` submissions at once (the cores are shared)."""
-    config = Config(config)
+    config = copy.deepcopy(config)
     config.Sandbox.jobs = jobs
     return config
 

@@ -18,7 +18,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, GetG
                                     SaveAutoGrades)
 
 from .execute import SandboxedExecute
-from .feedback import HideHiddenTests
+from .feedback import HideHiddenTests, PendingManualGrades
 from .safe_output import CapOutputs, SanitizeFeedback
 
 COURSE_ID = "nncourse"
@@ -29,8 +29,12 @@ def apply(c) -> None:
     """Put the course's settings into the traitlets config ``c``."""
     c.CourseDirectory.course_id = COURSE_ID
     c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
-    # Only notebooks and declared files are taken from a submission folder.
-    c.CourseDirectory.include = ["*.ipynb"] + sorted({f for files in HANDED_IN.values() for f in files})
+    # Only notebooks and declared files are taken from a submission folder, and nbgrader's own
+    # timestamp.txt and submission_secret.txt: without them `nbgrader collect` drops the
+    # submission time and secret, and then late penalties and `nbgrader release_feedback`
+    # (which reads both) fail.
+    c.CourseDirectory.include = (["*.ipynb", "timestamp.txt", "submission_secret.txt"]
+                                 + sorted({f for files in HANDED_IN.values() for f in files}))
 
     # Student-facing stubs, in French.
     c.ClearSolutions.code_stub = {"python": "# VOTRE CODE ICI\nraise NotImplementedError()"}
@@ -61,6 +65,7 @@ def apply(c) -> None:
     ]
     # Feedback shows the student what failed (the French message), never the hidden test code,
     # and nothing executable that student code produced (scripts, handlers, external loads).
-    c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CapOutputs, SanitizeFeedback,
-                                        CSSHTMLHeaderPreprocessor]
+    # Written answers not graded yet are announced at the top, never shown as lost points.
+    c.GenerateFeedback.preprocessors = [GetGrades, PendingManualGrades, HideHiddenTests, CapOutputs,
+                                        SanitizeFeedback, CSSHTMLHeaderPreprocessor]
     c.HTMLExporter.sanitize_html = True

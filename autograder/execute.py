@@ -105,6 +105,7 @@ def handed_in_files(folder: Path, names, max_bytes: int) -> dict:
 def merge(nb, run, given: set) -> dict:
     """Graft what the sandbox returned onto ``nb`` (in place); return the run's report."""
     report = {"mode": run.mode, "seconds": run.seconds, "peak_memory_mb": run.peak_memory_mb,
+              "peak_tasks": run.peak_tasks,
               "finished": run.finished, "problems": list(run.problems), "timeouts": [],
               "status": "ok", "reasons": []}
     lost = not run.finished

@@ -8,6 +8,9 @@ never the traceback through instructor code.
 
 from __future__ import annotations
 
+import nbformat
+from nbgrader.preprocessors.base import NbGraderPreprocessor
+from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import ClearHiddenTests
 
 HIDDEN_NOTE = "# (tests cachés exécutés par le correcteur)"
@@ -34,13 +37,64 @@ class HideHiddenTests(ClearHiddenTests):
         return removed
 
     def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type != "code" or self.begin_test_delimeter not in cell.source:
-            return cell, resources
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        is_test = meta.get("grade", False) and not meta.get("solution", False)
+        if cell.cell_type != "code" or not is_test or self.begin_test_delimeter not in cell.source:
+            return cell, resources  # markers a student typed in an answer are only text
         cell, resources = super().preprocess_cell(cell, resources, index)
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
         return cell, resources
+
+
+PENDING_TITLE = "points des réponses rédigées en attente de correction"
+
+
+def _pending_points(gradebook, notebook_id: str, assignment: str, student: str) -> list:
+    """Max points of each grade of a submitted notebook still waiting for a person (written answers)."""
+    nb = gradebook.find_submission_notebook(notebook_id, assignment, student)
+    return [g.max_score for g in nb.grades if g.needs_manual_grade]
+
+
+class PendingManualGrades(NbGraderPreprocessor):
+    """Feedback released before the written answers are graded says so at the top (the
+    notebook's title line and a first cell, in French): those points are not lost, only not
+    graded yet. Comes after nbgrader's GetGrades (which leaves them at 0)."""
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        with Gradebook(info["db_url"]) as gb:
+            pending = _pending_points(gb, info["notebook"], info["assignment"], info["student"])
+        if not pending:
+            return nb, resources
+        points = sum(pending)
+        info["notebook"] = f"{info['notebook']} — {PENDING_TITLE} ({points:g} pt)"
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(
+            f"**⚠ {PENDING_TITLE[0].upper() + PENDING_TITLE[1:]}.** "
+            f"{len(pending)} réponse(s) rédigée(s), {points:g} point(s) au total, n'ont pas encore été "
+            "corrigées par l'enseignant : elles comptent 0 dans le score ci-dessus pour l'instant. "
+            "Ce ne sont pas des points perdus ; un nouveau retour suivra la correction."))
+        return nb, resources
+
+
+def pending_manual_grades(workdir, pairs) -> list:
+    """(student, assignment, points) for each pair whose written answers still await grading."""
+    from pathlib import Path
+
+    from . import course
+
+    out = []
+    with Gradebook(course.db_url(Path(workdir) / "gradebook.db")) as gb:
+        for student, assignment in pairs:
+            try:
+                sub = gb.find_submission(assignment, student)
+            except MissingEntry:
+                continue
+            points = sum(g.max_score for nb in sub.notebooks for g in nb.grades if g.needs_manual_grade)
+            if points:
+                out.append((student, assignment, points))
+    return out
 
 
 def generate_feedback(workdir, pairs) -> list:

@@ -181,6 +181,7 @@ def execute_submission(workdir: Path, student: str, assignment: str, config=None
         declared = {name: sandbox.submission_file_bytes for name in sandbox.submission_files.get(assignment, [])}
         repaired = repair_submission(workdir / "submitted" / student / assignment,
                                      workdir / "release" / assignment, declared)
+        outcome.notes += repaired.notes
         for note in repaired.warnings:
             outcome.warn(note)
         if repaired.error:

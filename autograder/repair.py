@@ -37,7 +37,9 @@ from nbgrader.nbgraderformat import MetadataValidator
 from nbgrader.preprocessors import CheckCellMetadata
 
 MB = 1_000_000
-NBGRADER_FILES = {"timestamp.txt": 1000}  # written by nbgrader collect; read for late penalties
+# Written by nbgrader submit/collect: the submission time (late penalties) and the secret that
+# `nbgrader release_feedback` names the feedback by (the student fetches it with the same secret).
+NBGRADER_FILES = {"timestamp.txt": 1000, "submission_secret.txt": 1000}
 IGNORED_NAMES = {"__pycache__", ".ipynb_checkpoints"}
 
 
@@ -54,6 +56,7 @@ class Repaired:
     notebooks: dict = field(default_factory=dict)   # name (no .ipynb) -> NotebookNode
     files: dict = field(default_factory=dict)       # declared file name -> Path (checked)
     warnings: list = field(default_factory=list)
+    notes: list = field(default_factory=list)       # worth saying, nothing to look at (no warning)
     error: str | None = None
 
 
@@ -414,7 +417,7 @@ def _declared(found: dict, declared_files: dict, repaired: Repaired) -> None:
         entry = found.get(name)
         if entry is None:
             if name in declared_files:
-                repaired.warnings.append(f"{name} not handed in")
+                repaired.notes.append(f"{name} not handed in")  # its tests say so to the student
         elif entry.size > cap:
             repaired.warnings.append(f"{name} is {entry.size / MB:.1f} MB, over its {cap / MB:g} MB "
                                      "limit: not used")
@@ -469,7 +472,7 @@ def repair_submission(submitted_dir: Path, release_dir: Path, declared_files: di
             errors.append(str(exc))
     _declared(found, declared_files, repaired)
     used = {e.rel for e in picked.values()} | set(declared_files) | set(NBGRADER_FILES)
-    repaired.warnings += _ignored(found, used)
+    repaired.notes += _ignored(found, used)
     if errors:
         repaired.error = "; ".join(errors)
     return repaired

@@ -181,17 +181,18 @@ class Sandbox(LoggingConfigurable):
                 argv += ["--ro-bind", str(p), str(p)]
         for name in ETC_FILES:
             argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-        argv += ["--ro-bind-try", "/sys/devices/system/cpu", "/sys/devices/system/cpu"]
+        argv += ["--ro-bind-try", "/sys/devices/system/cpu", "/sys/devices/system/cpu",
+                 "--proc", "/proc", "--dev", "/dev",
+                 "--size", str(self.tmp_bytes), "--tmpfs", "/tmp",
+                 "--size", str(self.tmp_bytes), "--tmpfs", "/dev/shm",
+                 "--size", str(self.home_bytes), "--tmpfs", INSIDE_HOME]
+        # Binds after the tmpfs mounts: a checkout (and its .venv) may live under /tmp.
         for path in python_paths() + list(self.extra_ro_paths):
             argv += ["--ro-bind", path, path]
         data = self.data_root or os.environ.get("NNCOURSE_DATA", "")
         if data and Path(data).is_dir():
             argv += ["--ro-bind", str(Path(data).resolve()), "/data"]
-        argv += ["--ro-bind", str(ro), "/grading", "--proc", "/proc", "--dev", "/dev",
-                 "--size", str(self.tmp_bytes), "--tmpfs", "/tmp",
-                 "--size", str(self.tmp_bytes), "--tmpfs", "/dev/shm",
-                 "--size", str(self.home_bytes), "--tmpfs", INSIDE_HOME,
-                 "--chdir", INSIDE_HOME, "--clearenv"]
+        argv += ["--ro-bind", str(ro), "/grading", "--chdir", INSIDE_HOME, "--clearenv"]
         for key, value in env.items():
             argv += ["--setenv", key, value]
         return argv + ["--"]
@@ -211,12 +212,18 @@ class Sandbox(LoggingConfigurable):
         errors.start()
         timer = threading.Timer(deadline, run.kill, args=(proc, "the sandbox outlived the notebook time limit"))
         timer.start()
-        try:
+        if group:
+            threading.Thread(target=run.watch_tasks, args=(group,), daemon=True).start()
+        try:  # the only place that reaps the sandbox (other threads never poll it)
             _, status, usage = os.wait4(proc.pid, 0)
             proc.returncode = os.waitstatus_to_exitcode(status)
         finally:
+            run.ended.set()
             timer.cancel()
-            run.kill(proc, None)  # nothing may outlive the sandbox (its processes die with its PID namespace)
+            try:  # what the runner left in its process group (the fallback modes have no PID namespace)
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
             reader.join(10)
             errors.join(10)
             if group:
@@ -240,7 +247,14 @@ class Run:
     stderr_tail: str = ""
     seconds: float = 0.0
     peak_memory_mb: float = 0.0
+    peak_tasks: int = 0                             # processes and threads at once (when a cgroup is used)
     returncode: int | None = None
+
+    ended: threading.Event = field(default_factory=threading.Event)
+
+    def watch_tasks(self, group) -> None:
+        while not self.ended.wait(0.25):
+            self.peak_tasks = max(self.peak_tasks, group.tasks())
 
     def read_protocol(self, stream, cap: int) -> None:
         total = 0
@@ -271,14 +285,16 @@ class Run:
             tail = (tail + chunk)[-4000:]
         self.stderr_tail = tail.decode(errors="replace")
 
-    def kill(self, proc, reason: str | None) -> None:
-        if proc.poll() is None or reason is None:
-            if reason and not self.killed:
-                self.killed = reason
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+    def kill(self, proc, reason: str) -> None:
+        """The wall-clock backstop: kill the sandbox (bwrap's --die-with-parent and the PID
+        namespace take everything in it along)."""
+        if self.ended.is_set():
+            return
+        self.killed = self.killed or reason
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
     def why_unfinished(self) -> str:
         """One line for the instructor: why the runner did not report its end."""
@@ -346,6 +362,12 @@ class ControlGroup:
     def procs_files(self) -> list[str]:
         return [str(self.dirs[c] / "cgroup.procs") for c in ("memory", "pids")]
 
+    def tasks(self) -> int:
+        try:
+            return int((self.dirs["pids"] / "pids.current").read_text())
+        except (OSError, ValueError):
+            return 0
+
     def peak_mb(self) -> float:
         for n in ("memory.peak", "memory.max_usage_in_bytes"):
             f = self.dirs["memory"] / n
@@ -357,6 +379,13 @@ class ControlGroup:
         return 0.0
 
     def remove(self) -> None:
+        """Kill whatever is still in the group (a daemon that left the process group), then remove it."""
+        for d in set(self.dirs.values()):
+            try:
+                for pid in (d / "cgroup.procs").read_text().split():
+                    os.kill(int(pid), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
         for d in set(self.dirs.values()):
             for _ in range(50):
                 try:

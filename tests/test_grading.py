@@ -110,7 +110,7 @@ def troublesome(prepared):
     probe = copy.deepcopy(reference)
     probe.cells.insert(0, nbformat.v4.new_code_cell(
         "import os\nprint('CWD=' + os.getcwd())\nprint('GRADING=' + os.environ.get('NNCOURSE_GRADING', ''))\n"
-        f"print('SEES=' + str([p for p in ({str(workdir)!r}, {str(course.REPO)!r}) if os.path.exists(p)]))",
+        f"print('SEES=' + str([p for p in {[str(workdir / 'gradebook.db'), str(workdir / 'source'), str(course.REPO / 'source'), str(course.REPO / 'autograder')]!r} if os.path.exists(p)]))",
         id="probe"))
     deleted = copy.deepcopy(reference)
     deleted.cells = [c for c in deleted.cells if c.get("id") not in list(autograded_tests(reference))[:2]]
@@ -127,10 +127,45 @@ def troublesome(prepared):
     for student, nb in cases.items():
         submit(workdir, student, a, name, nb)
     (workdir / "submitted" / "no-notebook" / a).mkdir(parents=True)
+    damaged = damaged_submissions(workdir, a, name, reference)
     config = course.load_config(Execute={"timeout": 10}, SandboxedExecute={"notebook_timeout": 120})
-    students = list(cases) + ["no-notebook"]
+    students = list(cases) + ["no-notebook"] + damaged
     outcomes = grading.grade_all(workdir, [a], students, config, progress=False)
     return workdir, a, {o.student: o for o in outcomes}
+
+
+def damaged_submissions(workdir, a, name, reference) -> list:
+    """Correct work in a damaged but gradable form, written as a student's tools would."""
+    folder = lambda student: (workdir / "submitted" / student / a)  # noqa: E731
+    text = nbformat.writes(reference)
+    renamed = folder("renamed")
+    renamed.mkdir(parents=True)
+    (renamed / f"Copie de {name}.ipynb").write_text(text)
+    stripped = copy.deepcopy(reference)
+    for cell in stripped.cells:
+        cell.metadata.pop("nbgrader", None)
+    submit(workdir, "stripped-metadata", a, name, stripped)
+    odd_byte = folder("non-utf8")
+    odd_byte.mkdir(parents=True)
+    (odd_byte / f"{name}.ipynb").write_bytes(text.replace("# ", "#\udcff ", 1).encode("utf-8", "surrogateescape"))
+    duplicated = copy.deepcopy(reference)
+    extra = copy.deepcopy(next(c for c in duplicated.cells if c.metadata.get("nbgrader", {}).get("solution")))
+    extra.id = "duplicate-answer"
+    duplicated.cells.append(extra)
+    submit(workdir, "duplicated-grade-id", a, name, duplicated)
+    linked = folder("symlinked")
+    linked.mkdir(parents=True)
+    (linked / f"{name}.ipynb").symlink_to(workdir / "gradebook.db")
+    return ["renamed", "stripped-metadata", "non-utf8", "duplicated-grade-id", "symlinked"]
+
+
+def test_damaged_but_gradable_work_keeps_its_points(troublesome):
+    workdir, a, out = troublesome
+    for student in ("renamed", "stripped-metadata", "non-utf8", "duplicated-grade-id"):
+        assert out[student].status == "warning", (student, out[student].reason)
+        scores = autograded_scores(workdir, student, a)
+        assert scores and all(s == m for s, m in scores.values()), (student, scores)
+    assert out["symlinked"].status == "error" and "link" in out["symlinked"].reason, out["symlinked"].reason
 
 
 def test_bad_json_is_reported_not_zero(troublesome):
@@ -207,7 +242,7 @@ def test_demo_runs_end_to_end(tmp_path):
         rows = {r["student_id"]: r for r in csv.DictReader(f)}
     assert rows["correct"]["status"] == "ok" and rows["correct"]["score"] == rows["correct"]["max_score"]
     assert rows["corrupt"]["status"] == "error" and rows["corrupt"]["score"] == ""
-    assert rows["crash-or-loop"]["status"] in ("warning", "error")
+    assert rows["crash-or-loop"]["status"] in ("warning", "error", "to regrade")  # to regrade: a busy machine
     assert rows["partly-wrong"]["status"] == "warning"
     assert float(rows["partly-wrong"]["score"]) < float(rows["partly-wrong"]["max_score"])
     assert list((tmp_path / "feedback" / "correct" / a).glob("*.html"))

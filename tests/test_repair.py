@@ -221,15 +221,18 @@ def test_declared_files_are_checked(tmp_path, release, answered):
     (folder / "big.pt").write_bytes(b"x" * 2_000)
     (folder / "brouillon.py").write_text("x = 1")
     (folder / "timestamp.txt").write_text("2026-11-30 18:00:00.000000 UTC")
+    (folder / "submission_secret.txt").write_text("ab" * 64)  # nbgrader submit's; release_feedback needs it
     result = repair(folder, {"weights.pt": 1000, "big.pt": 1000, "absent.pt": 1000})
-    assert result.files == {"weights.pt": folder / "weights.pt", "timestamp.txt": folder / "timestamp.txt"}
-    assert "absent.pt not handed in" in result.warnings
+    assert result.files == {"weights.pt": folder / "weights.pt", "timestamp.txt": folder / "timestamp.txt",
+                            "submission_secret.txt": folder / "submission_secret.txt"}
+    assert "absent.pt not handed in" in result.notes
     assert any(w.startswith("big.pt is") and "limit: not used" in w for w in result.warnings)
-    assert "files not part of the assignment, ignored: brouillon.py" in result.warnings
+    assert "files not part of the assignment, ignored: brouillon.py" in result.notes
     out = tmp_path / "out"
     write_repaired(result, out, {"weights.pt": 1000})
     assert (out / "weights.pt").read_bytes() == b"x" * 100
     assert (out / "timestamp.txt").read_text().startswith("2026-11-30")
+    assert (out / "submission_secret.txt").read_text() == "ab" * 64
     assert_gradable(repair(out), release, answers(answered))
 
 

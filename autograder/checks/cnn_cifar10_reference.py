@@ -5,7 +5,7 @@ solution (same ``state_dict`` keys and shapes): the trained reference weights
 (``reference_files`` of ``cnn_cifar10``) are loaded into the notebook's class.
 ``tests/test_cnn_cifar10.py`` checks that they agree.
 
-Recipe ("H" net of /work/shared/notes/cpu-performance.md): per-channel normalisation,
+Recipe ("H" net of ../shared/notes/cpu-performance.md): per-channel normalisation,
 random crop (zero padding 4) + horizontal flip on the uint8 tensors with
 ``torchvision.transforms.v2`` (per image, once per epoch), SGD Nesterov momentum 0.9,
 weight decay 5e-4 on weights only, batch 256, OneCycleLR per batch (max_lr 0.2,

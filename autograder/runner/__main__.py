@@ -87,9 +87,11 @@ def main(argv) -> int:
     os.environ["PYTHONPATH"] = settings.get("kernel_pythonpath", "")
 
     nb = nbformat.read(settings["notebook"], as_version=4)
+    # iopub_timeout: how long outputs may lag behind a cell's reply (a loaded machine lags
+    # seconds) and how long an interrupted cell gets to stop before its kernel is restarted.
     client = CappedClient(
         nb, kernel_name=kernel_name, timeout=settings["timeout"], notebook_timeout=settings["notebook_timeout"],
-        interrupt_on_timeout=True, allow_errors=True, raise_on_iopub_timeout=True,
+        interrupt_on_timeout=True, allow_errors=True, raise_on_iopub_timeout=True, iopub_timeout=30,
         extra_arguments=settings.get("extra_arguments", []), ipc_path=settings.get("ipc_path", ""),
         error_on_timeout={"ename": "CellTimeoutError", "evalue": "cellule arrêtée : limite de temps dépassée",
                           "traceback": ["CellTimeoutError: cellule arrêtée (limite de temps dépassée)"]},
