@@ -69,10 +69,11 @@ def _ensure_prepared(args) -> None:
 def _summary(outcomes) -> str:
     bad = [o for o in outcomes if o.status == "error"]
     warn = [o for o in outcomes if o.status == "warning"]
+    held = [o for o in outcomes if o.status == "to regrade"]
     secs = [o.seconds for o in outcomes]
     mean = sum(secs) / len(secs) if secs else 0.0
     return (f"graded {len(outcomes) - len(bad)}/{len(outcomes)} submissions "
-            f"({len(warn)} with warnings, {len(bad)} could not be graded); "
+            f"({len(warn)} with warnings, {len(held)} to regrade, {len(bad)} could not be graded); "
             f"{mean:.1f} s per submission on average")
 
 

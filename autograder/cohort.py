@@ -20,8 +20,8 @@ autograde with execution disabled) and the report. Workers need the course folde
   it with ``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1
   DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION=1.0``.
 
-A submission is identified by :func:`submission_key`: the sha256 of its notebooks and
-declared files plus the assignment's version (its source notebooks and the grader's checks).
+A submission is identified by :func:`submission_key`: the sha256 of its notebooks,
+declared files and nbgrader's timestamp/secret files plus the assignment's version (its source notebooks and the grader's checks).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import hashlib
 import logging
 from pathlib import Path
 
+from .repair import NBGRADER_FILES
 from .sandbox import CHECKS
 
 ALLOWED_FAILURES = 1  # retries after a worker death: a task is tried at most twice
@@ -56,12 +57,13 @@ def assignment_version(workdir: Path, assignment: str) -> str:
 
 
 def submission_key(workdir: Path, student: str, assignment: str, declared, version: str) -> str:
-    """sha256 of what is graded of a submission (its notebooks and declared files, regular
-    files only) and of the assignment version."""
+    """sha256 of what is graded of a submission (its notebooks, declared files and nbgrader's
+    timestamp.txt and submission_secret.txt: a later resubmission changes the late penalty;
+    regular files only) and of the assignment version."""
     digest = hashlib.sha256(version.encode())
     folder = workdir / "submitted" / student / assignment
     graded = [p for p in folder.iterdir() if p.is_file() and not p.is_symlink()
-              and (p.suffix == ".ipynb" or p.name in declared)] if folder.is_dir() else []
+              and (p.suffix == ".ipynb" or p.name in declared or p.name in NBGRADER_FILES)] if folder.is_dir() else []
     _hash_files(digest, folder, graded)
     return digest.hexdigest()
 

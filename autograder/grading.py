@@ -364,8 +364,19 @@ def register_students(workdir: Path, students) -> None:
             gb.update_or_create_student(student)
 
 
+# Failures of the grader, not of the submission: never recorded as graded, so a rerun tries again.
+GRADER_FAILURES = ("internal error while", "grades not recorded", cohort.DIED_TWICE)
+
+
+def _unfinished(entry: dict) -> bool:
+    """A report entry that a rerun grades again: to regrade, or the grader failed on it."""
+    return entry.get("status") == "to regrade" or (
+        entry.get("status") == "error" and any(f in entry.get("reason", "") for f in GRADER_FAILURES))
+
+
 def _to_grade(workdir: Path, pairs, config, regrade: bool):
-    """Split ``pairs`` into those to grade (new, changed, unfinished, to regrade) and the
+    """Split ``pairs`` into those to grade (new, changed, unfinished, to regrade, or where
+    the grader itself failed: internal error, grades not recorded, worker died twice) and the
     outcomes already in the report for the same content; give every pair its key."""
     sandbox = Sandbox(config=config)
     report = load_report(workdir)
@@ -377,7 +388,7 @@ def _to_grade(workdir: Path, pairs, config, regrade: bool):
         key = keys[(student, assignment)] = cohort.submission_key(workdir, student, assignment, declared,
                                                                   versions[assignment])
         entry = report.get(f"{student}/{assignment}")
-        if not regrade and entry and entry.get("key") == key and entry.get("status") != "to regrade":
+        if not regrade and entry and entry.get("key") == key and not _unfinished(entry):
             skipped.append(_outcome_from(entry))
         else:
             todo.append((student, assignment))

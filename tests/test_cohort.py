@@ -198,3 +198,22 @@ def test_slurm_recipe_job_script():
     for expected in ("#SBATCH -A acct", "#SBATCH -p cpu", "#SBATCH -t 02:00:00", "--nworkers 16", "--nthreads 1",
                      "--memory-limit 0", "export NNCOURSE_DATA=/shared/nncourse-data", "#SBATCH --cpus-per-task=16"):
         assert expected in script, (expected, script)
+
+
+def test_rerun_tries_again_what_the_grader_failed_and_a_resubmission(tmp_path):
+    """Keys cover nbgrader's timestamp (a later resubmission changes the late penalty); a
+    failure of the grader (worker died twice, grades not recorded) is not a grade: the
+    rerun tries again, while a submission's own error (not a notebook) is kept."""
+    folder = tmp_path / "submitted" / "s" / A
+    folder.mkdir(parents=True)
+    (folder / "nb.ipynb").write_text("{}")
+    first = cohort.submission_key(tmp_path, "s", A, [], "v")
+    (folder / "notes.txt").write_text("not graded")
+    assert cohort.submission_key(tmp_path, "s", A, [], "v") == first
+    (folder / "timestamp.txt").write_text("2026-11-30 12:00:00 UTC")
+    assert cohort.submission_key(tmp_path, "s", A, [], "v") != first
+    assert grading._unfinished({"status": "error", "reason": cohort.DIED_TWICE})
+    assert grading._unfinished({"status": "error", "reason": "grades not recorded: locked"})
+    assert grading._unfinished({"status": "to regrade", "reason": "given cell timed out"})
+    assert not grading._unfinished({"status": "error", "reason": "not a notebook: nb.ipynb"})
+    assert not grading._unfinished({"status": "ok", "reason": ""})
