@@ -35,7 +35,7 @@ from nbgrader.api import Gradebook
 from tqdm.auto import tqdm
 
 from . import course
-from .execute import REPORT_SUFFIX
+from .execute import REPORT_SUFFIX, STATUSES
 from .repair import repair_submission, write_repaired
 from .sandbox import Sandbox, clean_stale_scratch
 
@@ -45,7 +45,6 @@ warnings.filterwarnings("ignore", message=".*not in session.*")
 warnings.filterwarnings("ignore", message="Cell is missing an id field")
 
 REPORT_FILE = "grading_report.json"
-STATUSES = ("ok", "warning", "to regrade", "error")
 COURSE_CONFIG = """\
 # Written by `python -m autograder prepare`. The course's settings live in the installed
 # instructor package (autograder/course_config.py); override them below, e.g.
