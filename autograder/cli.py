@@ -6,6 +6,7 @@
     python -m autograder feedback -w DIR       HTML feedback, hidden tests stripped
     python -m autograder export   -w DIR       DIR/grades.csv with a status column
     python -m autograder demo    [-w DIR]      all of it on the built-in sample submissions
+    python -m autograder calibrate NN_name [--seeds N]   graded quantities over seeds, thresholds
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import course, grading, release, samples
+from . import calibrate, course, grading, release, samples
 from .export import export, format_table
 from .feedback import PENDING_TITLE, generate_feedback, pending_manual_grades
 from .sandbox import Sandbox, SandboxUnavailable, describe
@@ -160,6 +161,13 @@ def main(argv=None) -> int:
     add("feedback", cmd_feedback, "HTML feedback for graded submissions")
     p = add("export", cmd_export, "grades.csv with status, and a table")
     p.add_argument("--to", type=Path, help="CSV path (default: WORKDIR/grades.csv)")
+
+    p = sub.add_parser("calibrate", help="the graded quantities of an assignment over seeds, next to their thresholds")
+    p.add_argument("assignment_name", metavar="NN_name", choices=course.assignments())
+    p.add_argument("--seeds", type=int, help="number of seeds (default: the assignment's own)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a setting of the assignment's calibration() (e.g. epochs=5)")
+    p.set_defaults(func=lambda a: calibrate.main(a.assignment_name, a.seeds, a.set))
 
     from .moodle_cli import add_commands  # import-moodle, report, export --moodle-* (issue 13)
     add_commands(sub, DEFAULT_WORKDIR)
