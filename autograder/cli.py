@@ -23,6 +23,10 @@ from .feedback import PENDING_TITLE, generate_feedback, pending_manual_grades
 from .sandbox import Sandbox, SandboxUnavailable, describe
 
 DEFAULT_WORKDIR = Path.home() / "nncourse-grading"
+
+
+class CliError(Exception):
+    """A command cannot go on; the message says why and what to do."""
 DEMO_JOBS = min(4, os.cpu_count() or 1)
 
 
@@ -81,6 +85,7 @@ def cmd_autograde(args) -> int:
 
 
 def cmd_feedback(args) -> int:
+    _require_gradebook(args.workdir)
     report = grading.load_report(args.workdir)
     pairs = [(o["student"], o["assignment"]) for o in report.values() if o["status"] in ("ok", "warning")]
     held = sorted(f"{o['student']}/{o['assignment']}" for o in report.values() if o["status"] == "to regrade")
@@ -93,13 +98,20 @@ def cmd_feedback(args) -> int:
               f"(formgrader): {shown}. Their feedback says at the top « {PENDING_TITLE} »; grade them and "
               "run `feedback` again before `nbgrader release_feedback` to give the final score.")
     failures = generate_feedback(args.workdir, pairs)
-    for f in failures:
-        print(f"feedback failed for {f[0]}/{f[1]}: {f[2]}")
+    for student, assignment, causes in failures:
+        print(f"feedback failed for {student}/{assignment}: nbgrader says:", *(f"  {c}" for c in causes), sep="\n")
     print(f"feedback written to {args.workdir / 'feedback'} ({len(pairs) - len(failures)} notebooks)")
     return 1 if failures else 0
 
 
+def _require_gradebook(workdir: Path) -> None:
+    if not (workdir / "gradebook.db").exists():  # nbgrader would make an empty one
+        raise CliError(f"no gradebook in {workdir}: run `python -m autograder prepare -w {workdir}` "
+                       "and `autograde` first (or name the course folder with -w)")
+
+
 def cmd_export(args) -> int:
+    _require_gradebook(args.workdir)
     path, rows, cells = export(args.workdir, getattr(args, "to", None))
     print(format_table(rows, cells))
     print(f"\ngrades written to {path}")
@@ -170,6 +182,12 @@ def main(argv=None) -> int:
     except SandboxUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except (course.NbgraderFailed, CliError) as exc:  # the cause, as nbgrader gave it
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # e.g. a course folder that cannot be written
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -98,7 +98,8 @@ def pending_manual_grades(workdir, pairs) -> list:
 
 
 def generate_feedback(workdir, pairs) -> list:
-    """HTML feedback for each (student, assignment) that was graded; returns the failures."""
+    """HTML feedback for each (student, assignment) that was graded; returns the failures,
+    as (student, assignment, nbgrader's error lines)."""
     from pathlib import Path
 
     from . import course
@@ -107,6 +108,6 @@ def generate_feedback(workdir, pairs) -> list:
     failures = []
     for student, assignment in pairs:
         result = nb_api.generate_feedback(assignment, student, force=True)
-        if not result["success"]:
-            failures.append((student, assignment, (result.get("error") or "").strip().splitlines()[-1:]))
+        if not result["success"]:  # nbgrader's own error lines, not its "see the above traceback"
+            failures.append((student, assignment, course.nbgrader_causes(result)))
     return failures
