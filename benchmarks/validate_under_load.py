@@ -37,14 +37,26 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TO
 
 
 def burn(threads: int, stop) -> None:
-    """Another student's kernel: dense numpy work until told to stop."""
+    """Another student's kernel: ``threads`` threads of dense numpy work until told to stop.
+    Each thread runs single-threaded BLAS (numpy releases the GIL in it): a multi-threaded
+    OpenBLAS call yields its CPU when the cores are contended, and then loads them far less
+    than a student's training does."""
+    import threading
+
     for var in THREAD_VARS:
-        os.environ[var] = str(threads)
+        os.environ[var] = "1"
     import numpy as np
 
-    a = np.random.default_rng(0).standard_normal((384, 384))
-    while not stop.is_set():
-        a = np.tanh(a @ a / 384.0)
+    def work():
+        a = np.random.default_rng(0).standard_normal((384, 384))
+        while not stop.is_set():
+            a = np.tanh(a @ a / 384.0)
+
+    workers = [threading.Thread(target=work, daemon=True) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
 
 
 def correct_notebook(assignment: str, dest: Path) -> Path:
