@@ -28,13 +28,12 @@ from nbgrader.api import Gradebook  # noqa: E402
 
 from . import course  # noqa: E402
 from .export import collect_rows  # noqa: E402
-from .grading import load_report  # noqa: E402
+from .grading import STATUSES, load_report  # noqa: E402
 from .moodle_import import load_participants  # noqa: E402
 from .similarity import flagged_pairs  # noqa: E402
 from .submissions import autograded_tests  # noqa: E402
 
 REPORT_HTML = "report.html"
-STATUSES = ("ok", "warning", "to regrade", "error", "suspected tampering")
 
 STYLE = """body{font-family:sans-serif;margin:2em;max-width:80em}table{border-collapse:collapse;margin:.5em 0 1.5em}
 th,td{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}th{background:#eee;cursor:pointer}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -77,10 +78,39 @@ def copy_sources(dest_root: Path, names: list[str] | None = None) -> None:
             ".ipynb_checkpoints", "__pycache__", "*.pt"))
 
 
+_EXCEPTION = re.compile(r"^(\[ERROR\] )?[A-Za-z_][\w.]*(Error|Exception|Entry|Exit|Unavailable|Warning)\b:?")
+_NO_CAUSE = ("above traceback", "NbGraderException", "Traceback (most recent call last)")
+
+
+def nbgrader_causes(result: dict, limit: int = 8) -> list[str]:
+    """Why an nbgrader API call failed, from its result: the exceptions and ``[ERROR]`` lines
+    of its log, in order, without nbgrader's own summary ("Please see the above traceback",
+    which the API does not show) nor tracebacks' frames."""
+    text = (result.get("log") or "") + "\n" + (result.get("error") or "")
+    causes = []
+    for line in (ln.strip() for ln in text.splitlines()):
+        if not (line.startswith("[ERROR]") or _EXCEPTION.match(line)) or any(x in line for x in _NO_CAUSE):
+            continue
+        line = line.removeprefix("[ERROR]").strip()
+        if line and line not in causes:
+            causes.append(line[:500])
+    if not causes:  # nothing recognisable: the last lines say the most
+        causes = [ln.strip() for ln in text.splitlines() if ln.strip() and not any(x in ln for x in _NO_CAUSE)][-3:]
+    return causes[-limit:] or ["nbgrader gave no reason"]
+
+
+class NbgraderFailed(RuntimeError):
+    """An nbgrader step failed; ``causes`` are nbgrader's own error lines."""
+
+    def __init__(self, step: str, result: dict):
+        self.step, self.causes = step, nbgrader_causes(result)
+        super().__init__(f"{step} failed:\n" + "\n".join(f"  {c}" for c in self.causes))
+
+
 def generate(root: Path, names: list[str] | None = None) -> None:
     """``nbgrader generate_assignment --force`` for each assignment (release + gradebook)."""
     nb = api(root)
     for a in names or assignments():
         result = nb.generate_assignment(a, force=True, create=True)
         if not result["success"]:
-            raise RuntimeError(f"nbgrader generate_assignment {a} failed:\n{result.get('error') or result.get('log')}")
+            raise NbgraderFailed(f"nbgrader generate_assignment {a}", result)

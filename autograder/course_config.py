@@ -13,6 +13,8 @@ Traps this avoids (nbgrader 0.9.6):
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, GetGrades, IgnorePattern, LimitOutput,
                                     SaveAutoGrades)
@@ -22,6 +24,7 @@ from .feedback import HideHiddenTests, PendingManualGrades
 from .safe_output import CapOutputs, SanitizeFeedback
 
 COURSE_ID = "nncourse"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 HANDED_IN = {"06_cnn_cifar10": ["cnn_weights.pt"]}  # files other than notebooks, per assignment
 
 
@@ -69,3 +72,7 @@ def apply(c) -> None:
     c.GenerateFeedback.preprocessors = [GetGrades, PendingManualGrades, HideHiddenTests, CapOutputs,
                                         SanitizeFeedback, CSSHTMLHeaderPreprocessor]
     c.HTMLExporter.sanitize_html = True
+    # nbgrader's feedback page, except that a written answer not graded yet reads
+    # « en attente de correction » instead of a score of 0: templates/feedback takes the place
+    # of nbgrader's template of that name (nbgrader's API always asks for "feedback").
+    c.HTMLExporter.extra_template_basedirs = [str(TEMPLATES)]

@@ -26,6 +26,7 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
+from .judging import apply_verdicts, needs_in_kernel_checks, plan_checks, plans_json
 from .sandbox import Sandbox
 
 REPORT_SUFFIX = ".grading.json"
@@ -79,13 +80,18 @@ class SandboxedExecute(Execute):
         assignment = resources.get("nbgrader", {}).get("assignment", "")
         sandbox = Sandbox(parent=self)
         files = handed_in_files(folder, sandbox.submission_files.get(assignment, []), sandbox.submission_file_bytes)
+        pending = plan_checks(nb, assignment)
         with tempfile.TemporaryDirectory(prefix="nncourse-nb-") as tmp:
             path = Path(tmp) / "notebook.ipynb"
             nbformat.write(nb, str(path))
             run = sandbox.run(path, files, {
                 "kernel_name": self.kernel_name or "python3", "timeout": self.timeout,
-                "notebook_timeout": self.notebook_timeout, "extra_arguments": list(self.extra_arguments)})
+                "notebook_timeout": self.notebook_timeout, "extra_arguments": list(self.extra_arguments)},
+                plans=plans_json(pending), in_kernel_checks=needs_in_kernel_checks(nb))
         report = merge(nb, run, given_cells(resources))
+        apply_verdicts(nb, pending, report)
+        for entry in report["tampering"]:
+            flag(report, "suspected tampering", f"suspected tampering: {entry}")
         name = resources.get("unique_key") or resources.get("nbgrader", {}).get("notebook") or "notebook"
         (folder / f"{name}{REPORT_SUFFIX}").write_text(json.dumps(report, indent=1, ensure_ascii=False))
         return nb, resources
@@ -100,6 +106,17 @@ def handed_in_files(folder: Path, names, max_bytes: int) -> dict:
         if path.is_file() and not path.is_symlink() and path.stat().st_size <= max_bytes:
             found[name] = path
     return found
+
+
+# from best to worst; "suspected tampering" is graded (it gains nothing) but wants a look
+STATUSES = ("ok", "warning", "suspected tampering", "to regrade", "error")
+
+
+def flag(report: dict, status: str, reason: str) -> None:
+    """Add a reason to the run's report; its status becomes the worse of the two."""
+    report["reasons"].append(reason)
+    if STATUSES.index(status) > STATUSES.index(report["status"]):
+        report["status"] = status
 
 
 def merge(nb, run, given: set) -> dict:
@@ -123,12 +140,6 @@ def merge(nb, run, given: set) -> dict:
         elif cell.source.strip() and lost:
             cell.outputs = [_error_output("SandboxStopped", "cellule non exécutée : l'exécution s'est arrêtée avant")]
 
-    def flag(status, reason):
-        report["reasons"].append(reason)
-        rank = ["ok", "warning", "to regrade", "error"]
-        if rank.index(status) > rank.index(report["status"]):
-            report["status"] = status
-
     for t in run.timeouts:
         index = t.get("cell")
         if not isinstance(index, int) or not 0 <= index < len(nb.cells):
@@ -144,12 +155,12 @@ def merge(nb, run, given: set) -> dict:
         if entry["given"] or busy or entry["limit"] == "notebook":
             why = ("a given cell ran out of time" if entry["given"] else
                    "the machine was too busy to give it the CPU" if busy else "the notebook time limit was reached")
-            flag("to regrade", f"{where}: {why}; the student is not to blame, grade again on a quieter "
+            flag(report, "to regrade", f"{where}: {why}; the student is not to blame, grade again on a quieter "
                                f"machine or with a longer limit")
         else:
-            flag("warning", f"{where}: the student's code ran too long; that cell costs its own points")
+            flag(report, "warning", f"{where}: the student's code ran too long; that cell costs its own points")
     for p in run.problems:
-        flag("warning", p)
+        flag(report, "warning", p)
     if lost:
-        flag("error" if not run.cells else "warning", run.why_unfinished())
+        flag(report, "error" if not run.cells else "warning", run.why_unfinished())
     return report

@@ -51,24 +51,32 @@ class HideHiddenTests(ClearHiddenTests):
 PENDING_TITLE = "points des réponses rédigées en attente de correction"
 
 
-def _pending_points(gradebook, notebook_id: str, assignment: str, student: str) -> list:
-    """Max points of each grade of a submitted notebook still waiting for a person (written answers)."""
+def _pending_grades(gradebook, notebook_id: str, assignment: str, student: str) -> dict:
+    """grade id -> max points, for each grade of a submitted notebook still waiting for a
+    person (written answers)."""
     nb = gradebook.find_submission_notebook(notebook_id, assignment, student)
-    return [g.max_score for g in nb.grades if g.needs_manual_grade]
+    return {g.name: g.max_score for g in nb.grades if g.needs_manual_grade}
 
 
 class PendingManualGrades(NbGraderPreprocessor):
     """Feedback released before the written answers are graded says so at the top (the
-    notebook's title line and a first cell, in French): those points are not lost, only not
-    graded yet. Comes after nbgrader's GetGrades (which leaves them at 0)."""
+    notebook's title line and a first cell, in French), and each such answer shows
+    « en attente de correction » instead of a score of 0 (``nbgrader.pending`` in the cell's
+    metadata, read by the feedback template ``templates/feedback``): those points are
+    not lost, only not graded yet. Comes after nbgrader's GetGrades (which leaves them at 0)."""
 
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
         with Gradebook(info["db_url"]) as gb:
-            pending = _pending_points(gb, info["notebook"], info["assignment"], info["student"])
+            pending = _pending_grades(gb, info["notebook"], info["assignment"], info["student"])
         if not pending:
             return nb, resources
-        points = sum(pending)
+        for cell in nb.cells:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if meta.get("grade") and meta.get("grade_id") in pending:
+                meta["pending"] = True
+        points = sum(pending.values())
+        info["pending_points"] = points
         info["notebook"] = f"{info['notebook']} — {PENDING_TITLE} ({points:g} pt)"
         nb.cells.insert(0, nbformat.v4.new_markdown_cell(
             f"**⚠ {PENDING_TITLE[0].upper() + PENDING_TITLE[1:]}.** "
@@ -98,7 +106,8 @@ def pending_manual_grades(workdir, pairs) -> list:
 
 
 def generate_feedback(workdir, pairs) -> list:
-    """HTML feedback for each (student, assignment) that was graded; returns the failures."""
+    """HTML feedback for each (student, assignment) that was graded; returns the failures,
+    as (student, assignment, nbgrader's error lines)."""
     from pathlib import Path
 
     from . import course
@@ -107,6 +116,6 @@ def generate_feedback(workdir, pairs) -> list:
     failures = []
     for student, assignment in pairs:
         result = nb_api.generate_feedback(assignment, student, force=True)
-        if not result["success"]:
-            failures.append((student, assignment, (result.get("error") or "").strip().splitlines()[-1:]))
+        if not result["success"]:  # nbgrader's own error lines, not its "see the above traceback"
+            failures.append((student, assignment, course.nbgrader_causes(result)))
     return failures

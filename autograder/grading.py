@@ -41,7 +41,7 @@ from traitlets.config import Config
 from tqdm.auto import tqdm
 
 from . import cohort, course
-from .execute import REPORT_SUFFIX
+from .execute import REPORT_SUFFIX, STATUSES
 from .repair import repair_submission, write_repaired
 from .sandbox import Sandbox, clean_stale_scratch
 
@@ -53,7 +53,6 @@ warnings.filterwarnings("ignore", message="Cell is missing an id field")
 REPORT_FILE = "grading_report.json"
 BATCH = "batch"  # the report's entry about the last batch (the others are "student/assignment")
 GRADE_SCRATCH_PREFIX = "nncourse-grade-"
-STATUSES = ("ok", "warning", "to regrade", "error")
 COURSE_CONFIG = """\
 # Written by `python -m autograder prepare`. The course's settings live in the installed
 # instructor package (autograder/course_config.py); override them below, e.g.
@@ -446,8 +445,8 @@ def grade_all(workdir: Path, names=None, students=None, config=None, progress=Tr
             save_outcomes(workdir, [outcome], batch)
             bar.update()
             c = batch["counts"]
-            bar.set_postfix_str(f"{batch['throughput_per_min'] or 0:.1f}/min ok {c['ok']} warning {c['warning']} "
-                                f"to-regrade {c['to regrade']} error {c['error']}")
+            bar.set_postfix_str(f"{batch['throughput_per_min'] or 0:.1f}/min " +
+                                " ".join(f"{s.replace(' ', '-')} {c[s]}" for s in STATUSES))
             if outcome.status != "ok":
                 tqdm.write(f"  {outcome.status.upper():10s} {outcome.student}/{outcome.assignment}: {outcome.reason}")
     batch.update(finished=_now(), seconds=round(time.monotonic() - t0, 1), slowest=slowest(done),

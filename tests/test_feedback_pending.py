@@ -51,3 +51,40 @@ def test_graded_written_answers_leave_the_feedback_alone(tmp_path):
     resources = {"nbgrader": {"db_url": course.db_url(db), "notebook": "nb", "assignment": "a1", "student": "ana"}}
     nb, resources = PendingManualGrades().preprocess(nb, resources)
     assert resources["nbgrader"]["notebook"] == "nb" and len(nb.cells) == 1
+
+
+def _feedback_html(db, tmp_path) -> str:
+    """The feedback page of ``ana``, made by nbgrader's own generate_feedback with the course's
+    settings (GetGrades, PendingManualGrades, the feedback template), as `feedback` makes it."""
+    test = nbformat.v4.new_code_cell("assert True", metadata={"nbgrader": {
+        "grade": True, "solution": False, "locked": True, "grade_id": "test_x", "points": 1, "schema_version": 3}})
+    written = nbformat.v4.new_markdown_cell("ma réponse", metadata={"nbgrader": {
+        "grade": True, "solution": True, "locked": False, "grade_id": "q_written", "points": 2, "schema_version": 3}})
+    folder = tmp_path / "autograded" / "ana" / "a1"
+    folder.mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(cells=[test, written]), str(folder / "nb.ipynb"))
+    result = course.api(tmp_path, db=db).generate_feedback("a1", "ana", force=True)
+    assert result["success"], result
+    return (tmp_path / "feedback" / "ana" / "a1" / "nb.html").read_text()
+
+
+def test_feedback_page_shows_pending_answers_as_pending_not_zero(tmp_path):
+    html = _feedback_html(_gradebook(tmp_path), tmp_path)
+    assert "Written response</a> (<span class=\"pending\">en attente de correction (2.0 pt)</span>)" in html
+    assert html.count("en attente de correction (2.0 pt)") == 2  # the list at the top and the cell itself
+    assert "0.0 / 2.0" not in html                                # never shown as lost points
+    assert "Test cell</a> (Score: 1.0 / 1.0)" in html               # autograded cells as before
+    assert "(Score: 1.0 / 3.0) <span class=\"pending\">dont 2.0 pt en attente de correction" in html
+
+
+def test_feedback_page_of_a_graded_answer_shows_its_score(tmp_path):
+    db = _gradebook(tmp_path)
+    with Gradebook(course.db_url(db)) as gb:
+        for grade in gb.find_submission_notebook("nb", "a1", "ana").grades:
+            if grade.name == "q_written":
+                grade.manual_score = 1.5
+                grade.needs_manual_grade = False
+        gb.db.commit()
+    html = _feedback_html(db, tmp_path)
+    assert "en attente" not in html
+    assert "Written response</a> (Score: 1.5 / 2.0)" in html and "(Score: 2.5 / 3.0)" in html

@@ -16,17 +16,14 @@ Reference weights: ``reference_files(cache_dir)`` trains ``ReferenceCNN`` (the s
 architecture as the notebook's solution ``MyCNN``) once with the recipe of
 ``cnn_cifar10_reference`` and caches the file under a versioned name.
 
-Calibration (``python -m autograder.checks.cnn_cifar10 --calibrate --seeds N``): the
-reference recipe cut short (see ``CALIBRATION_*`` below), one run per seed; the graded
-threshold ``ACCURACY_THRESHOLD`` is chosen well below the minimum of that short run.
-The "learns" check of the student's training loop is calibrated with
-``--calibrate-loop --seeds N``.
+Calibration (``python -m autograder calibrate 06_cnn_cifar10 --seeds N``): the reference
+recipe cut short (see ``CALIBRATION_*`` below), one run per seed, and the "learns" check of
+the student's training loop; the graded threshold ``ACCURACY_THRESHOLD`` is chosen well
+below the minimum of that short run.
 """
 
 from __future__ import annotations
 
-import argparse
-import time
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +57,7 @@ MAX_WEIGHTS_BYTES = 200 * 2**20
 # what a barely trained network (the 1-epoch/25 000-image cut, 0.43-0.51) or the non-
 # convolutional baselines (~0.41 / ~0.48) reach. It does not ask for a great network, only
 # one that was really trained as the notebook says. Raise it only after running
-#   python -m autograder.checks.cnn_cifar10 --calibrate --seeds 20 --epochs 5 --n-train 50000 --batch-size 256
+#   python -m autograder calibrate 06_cnn_cifar10 --seeds 20 --set epochs=5 --set n_train=50000 --set batch_size=256
 # on a quiet machine (or a GPU), and keep a margin of about 15 points under its minimum.
 ACCURACY_THRESHOLD = 0.55
 CALIBRATION_EPOCHS = 1
@@ -69,7 +66,7 @@ CALIBRATION_N_TRAIN = 25_000
 # Training-loop check ("learns"): small CNN (8-16 channels), 512 random CIFAR training
 # images, SGD lr 0.05 momentum 0.9, batch 64, 6 epochs of the student's train_epoch;
 # passes when the loss on those images falls below LEARN_RATIO x its initial value.
-# Calibration (after/before ratio; reference: --calibrate-loop --seeds 500):
+# Calibration (after/before ratio; reference: `calibrate 06_cnn_cifar10 --set loop_seeds=500`):
 #   reference loop, 500 seeds: min 0.347, median 0.515, max 0.803
 #   zero_grad forgotten, 30 seeds: min 1.195, median 1.408
 #   softmax before CrossEntropyLoss, 30 seeds: min 1.192, median 1.439
@@ -761,16 +758,14 @@ def calibrate(seeds: int, epochs: int = CALIBRATION_EPOCHS, n_train: int | None 
               batch_size: int = 128):
     from nncourse.data import load_cifar10
     data = (load_cifar10(train=True), load_cifar10(train=False))
-    accs = []
+    accs, times = [], []
     for s in range(seeds):
         _, history, seconds = ref.train_reference(seed=1000 + s, epochs=epochs, n_train=n_train,
                                                   progress=False, data=data, batch_size=batch_size)
         accs.append(history[-1])
-        print(f"seed {1000 + s}: {history[-1]:.4f} ({seconds:.0f} s)", flush=True)
-    a = np.array(accs)
-    print(f"{epochs} epoch(s), n_train={n_train}, batch {batch_size}, {seeds} seeds: min {a.min():.4f} median {np.median(a):.4f} "
-          f"max {a.max():.4f}; threshold {ACCURACY_THRESHOLD}")
-    return a
+        times.append(seconds)
+        print(f"seed {1000 + s}: accuracy {history[-1]:.4f}, {seconds:.0f} s", flush=True)
+    return np.array(accs), np.array(times)
 
 
 def calibrate_loop(seeds: int, fn=None):
@@ -781,10 +776,7 @@ def calibrate_loop(seeds: int, fn=None):
     for s in range(seeds):
         before, after = _learn_run(fn, x, y, np.random.default_rng(s))
         ratios.append(after / before)
-    r = np.array(ratios)
-    print(f"learn check, {seeds} seeds: after/before min {r.min():.3f} median {np.median(r):.3f} "
-          f"max {r.max():.3f}; threshold {LEARN_RATIO}")
-    return r
+    return np.array(ratios)
 
 
 def _reference_train_epoch(model, x, y, optimizer, loss_fn, batch_size=256, scheduler=None, progress=True):
@@ -803,22 +795,9 @@ def _reference_train_epoch(model, x, y, optimizer, loss_fn, batch_size=256, sche
     return total / len(x)
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--calibrate", action="store_true", help="short reference runs, one per seed")
-    ap.add_argument("--calibrate-loop", action="store_true", help="the 'learns' check of train_epoch")
-    ap.add_argument("--seeds", type=int, default=8)
-    ap.add_argument("--epochs", type=int, default=CALIBRATION_EPOCHS)
-    ap.add_argument("--n-train", type=int, default=CALIBRATION_N_TRAIN)
-    ap.add_argument("--batch-size", type=int, default=128)
-    args = ap.parse_args(argv)
-    t0 = time.time()
-    if args.calibrate_loop:
-        calibrate_loop(args.seeds)
-    if args.calibrate:
-        calibrate(args.seeds, args.epochs, args.n_train or None, args.batch_size)
-    print(f"{time.time() - t0:.0f} s")
-
-
-if __name__ == "__main__":
-    main()
+def calibration(seeds: int = 8, epochs: int = CALIBRATION_EPOCHS, n_train: int = CALIBRATION_N_TRAIN,
+                batch_size: int = 128, loop_seeds: int = 30) -> dict:
+    """For ``python -m autograder calibrate``: {label: (values over seeds, graded threshold)}."""
+    accs, seconds = calibrate(seeds, epochs, n_train or None, batch_size)
+    return {"accuracy": (accs, ACCURACY_THRESHOLD), "seconds": (seconds, None),
+            "learn check, loss after/before (must stay below)": (calibrate_loop(loop_seeds), LEARN_RATIO)}

@@ -9,7 +9,7 @@ with (sub-modules of a ``Sequentiel``, the net and loss given to ``Optim``, the 
 used by ``SGD``) comes from the reference library, so a mistake costs points where it is.
 The integration checks (regression, moons, MNIST, auto-encoder) use the student's library.
 
-Thresholds (``python -m autograder.checks.mlp --calibrate --seeds 20``): see the
+Thresholds (``python -m autograder calibrate 05_mlp --seeds 20``): see the
 constants below and the calibration notes next to them.
 """
 
@@ -32,7 +32,7 @@ MNIST_MIN_ACCURACY = 0.95
 MOONS_MIN_ACCURACY = 0.97
 # PyTorch, Adam 1e-3, batch 128, pre-loaded normalised tensors.
 TORCH_MIN_ACCURACY = {"linear": 0.90, "mlp1": 0.95, "mlp2": 0.95}
-# Calibration (python -m autograder.checks.mlp --calibrate --seeds 20, seeds 0-19, 2026-11-22):
+# Calibration (python -m autograder calibrate 05_mlp --seeds 20, seeds 0-19, 2026-11-22):
 #   moons (held-out accuracy)  min 1.0000  median 1.0000  max 1.0000
 #   MNIST library recipe       min 0.9642  median 0.9726  max 0.9746   -> threshold 0.95
 #   torch linear (2 epochs)    min 0.9161  median 0.9194  max 0.9228   -> threshold 0.90
@@ -921,18 +921,8 @@ def calibrate(n_seeds=20, parts=("mnist", "moons", "torch"), first_seed=0):
     return results
 
 
-if __name__ == "__main__":
-    import argparse
-
-    ap = argparse.ArgumentParser(description="Calibrate the graded trainings of notebook 05.")
-    ap.add_argument("--calibrate", action="store_true")
-    ap.add_argument("--seeds", type=int, default=20)
-    ap.add_argument("--parts", default="moons,mnist,torch")
-    args = ap.parse_args()
-    res = calibrate(args.seeds, tuple(args.parts.split(",")))
+def calibration(seeds: int = 20, parts: str = "moons,mnist,torch") -> dict:
+    """For ``python -m autograder calibrate``: {label: (values over seeds, graded threshold)}."""
     thresholds = {"moons": MOONS_MIN_ACCURACY, "mnist": MNIST_MIN_ACCURACY,
                   **{"torch_" + k: v for k, v in TORCH_MIN_ACCURACY.items()}}
-    for name, a in res.items():
-        thr = thresholds.get(name)
-        below = "" if thr is None else f"  threshold {thr}: {int(np.sum(a < thr))} below"
-        print(f"{name:22s} seeds {len(a)}: min {a.min():.4f}  median {np.median(a):.4f}  max {a.max():.4f}{below}")
+    return {f"accuracy, {name}": (a, thresholds.get(name)) for name, a in calibrate(seeds, tuple(parts.split(","))).items()}

@@ -8,7 +8,7 @@ runs (:func:`reference_helpers`), so a mistake costs points where it is made.
 
 Calibration of the two accuracy thresholds::
 
-    python -m autograder.checks.mnist_logreg --calibrate --seeds 20
+    python -m autograder calibrate 04_mnist_logreg --seeds 20
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ __all__ = ["CheckFailed", "check_one_hot", "check_softmax", "check_forward", "ch
 K = 10
 GRAD_TOL = 1e-6
 
-# Graded accuracies, calibrated with ``--calibrate --seeds 20`` (reference in numpy float32,
+# Graded accuracies, calibrated with ``python -m autograder calibrate 04_mnist_logreg --seeds 20`` (reference in numpy float32,
 # seeds 0-19, on the 10 000 test images):
 # 1. The notebook's recipe (batch 100, lr 0.1, 20 epochs, W = 0, b = 0), graded on the
 #    student's own W, b: min 92.04 %, median 92.29 %, max 92.41 % (the notebook's rng=0:
@@ -403,17 +403,10 @@ def calibrate(n_seeds=20, first_seed=0):
     return np.array(final), np.array(sorted_ok), np.array(sorted_bad)
 
 
-if __name__ == "__main__":
-    import argparse
-
-    ap = argparse.ArgumentParser(description="Calibrate the accuracy thresholds of assignment 04.")
-    ap.add_argument("--calibrate", action="store_true")
-    ap.add_argument("--seeds", type=int, default=20)
-    ap.add_argument("--first-seed", type=int, default=0)
-    args = ap.parse_args()
-    final, ok, bad = calibrate(args.seeds, args.first_seed)
-    for label, a, thr in (("recipe, 20 epochs (final test)", final, FINAL_MIN_ACCURACY),
-                          (f"sorted {SORTED_SIZE}, {SORTED_EPOCHS} epochs, shuffled", ok, SORTED_MIN_ACCURACY),
-                          (f"sorted {SORTED_SIZE}, {SORTED_EPOCHS} epochs, NOT shuffled", bad, SORTED_MIN_ACCURACY)):
-        print(f"  {label:42s}: min {a.min():.4f}  median {np.median(a):.4f}  max {a.max():.4f}  "
-              f"below threshold {thr}: {int(np.sum(a < thr))}/{len(a)}")
+def calibration(seeds: int = 20, first_seed: int = 0) -> dict:
+    """For ``python -m autograder calibrate``: {label: (values over seeds, graded threshold)}.
+    The last row is the mistake the sorted-subset check exists for: it must fall below."""
+    final, ok, bad = calibrate(seeds, first_seed)
+    return {"accuracy, recipe, 20 epochs (final test)": (final, FINAL_MIN_ACCURACY),
+            f"accuracy, sorted {SORTED_SIZE}, {SORTED_EPOCHS} epochs, shuffled": (ok, SORTED_MIN_ACCURACY),
+            f"accuracy, sorted {SORTED_SIZE}, {SORTED_EPOCHS} epochs, NOT shuffled (must fail)": (bad, SORTED_MIN_ACCURACY)}

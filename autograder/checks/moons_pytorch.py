@@ -13,7 +13,7 @@ N_EPOCHS=1000`` on ``make_moons(n_per_class=100)`` (noise 0.02), fresh moons and
 ``nn.Linear`` default initialisation on each run; passes when the training accuracy is at
 least ``ACCURACY_THRESHOLD``, or (rare bad initialisations, a local minimum) at least the
 accuracy of the reference training from the same data and initialisation minus
-``ACCURACY_SLACK``. Calibration: ``calibrate()``
+``ACCURACY_SLACK``. Calibration: ``python -m autograder calibrate 02_moons_pytorch --seeds 100``
 (``python -m autograder.checks.moons_pytorch N_SEEDS``).
 """
 
@@ -616,10 +616,7 @@ def calibrate(n_seeds: int = 100, lr: float = LR, n_epochs: int = N_EPOCHS, d: i
     return float(accs.min()), float(np.median(accs)), float(accs.max()), accs
 
 
-if __name__ == "__main__":
-    import sys
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100
-    lr_ = float(sys.argv[2]) if len(sys.argv) > 2 else LR
-    lo, med, hi, _ = calibrate(n, lr=lr_)
-    print(f"d={D_HIDDEN} lr={lr_} epochs={N_EPOCHS} seeds={n}: min {lo:.3f} median {med:.3f} max {hi:.3f} "
-          f"(threshold {ACCURACY_THRESHOLD})")
+def calibration(seeds: int = 100, lr: float = LR) -> dict:
+    """For ``python -m autograder calibrate``: {label: (values over seeds, graded threshold)}."""
+    *_, accs = calibrate(seeds, lr=lr)
+    return {f"accuracy (d={D_HIDDEN}, lr={lr}, {N_EPOCHS} epochs)": (accs, ACCURACY_THRESHOLD)}

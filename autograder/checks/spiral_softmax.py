@@ -7,8 +7,8 @@ A check tests one function: the notebook functions it calls are swapped for the
 reference ones while it runs (:func:`reference_helpers`), so a mistake costs points where
 it is made.
 
-Calibration of the graded trainings: ``python -m autograder.checks.spiral_softmax
---calibrate --seeds 100`` (numbers recorded next to the thresholds below).
+Calibration of the graded trainings: ``python -m autograder calibrate 03_spiral_softmax
+--seeds 100`` (numbers recorded next to the thresholds below).
 """
 
 from __future__ import annotations
@@ -569,17 +569,7 @@ def calibrate(n_seeds=100, first_seed=0, torch_seeds=None):
     return {k: np.array(v) for k, v in res.items()}
 
 
-if __name__ == "__main__":
-    import argparse
-
-    ap = argparse.ArgumentParser(description="Calibrate the graded trainings of assignment 03.")
-    ap.add_argument("--calibrate", action="store_true")
-    ap.add_argument("--seeds", type=int, default=100)
-    args = ap.parse_args()
-    res = calibrate(args.seeds)
-    print(f"{args.seeds} seeds; numpy: d={TRAIN_D}, lr={TRAIN_LR}, {TRAIN_ITERATIONS} it; "
-          f"torch: d={TORCH_D}, lr={TORCH_LR}, {TORCH_EPOCHS} epochs")
-    for name, a in res.items():
-        thr = TORCH_MIN_ACCURACY if name == "torch" else TRAIN_MIN_ACCURACY
-        print(f"  {name:13s}: min {a.min():.3f}  median {np.median(a):.3f}  max {a.max():.3f}  "
-              f"below {thr}: {int(np.sum(a < thr))}")
+def calibration(seeds: int = 100) -> dict:
+    """For ``python -m autograder calibrate``: {label: (values over seeds, graded threshold)}."""
+    thresholds = {"tanh": TRAIN_MIN_ACCURACY, "relu": TRAIN_MIN_ACCURACY, "torch": TORCH_MIN_ACCURACY}
+    return {f"accuracy, {name}": (a, thresholds.get(name)) for name, a in calibrate(seeds).items()}

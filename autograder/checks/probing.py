@@ -1,0 +1,196 @@
+"""Hidden checks as probe and verdict: the grader's half.
+
+A check is a generator function registered with :func:`check` under the grade_id of its
+test cell. It receives a fresh random generator, **yields** the calls the kernel must make
+(:class:`Call`, inputs chosen here), receives their results as plain data
+(:class:`Result`), and judges them here, in the grader's process, with the reference:
+it raises ``CheckFailed`` with a French message, or returns the pass line::
+
+    @check("test_err")
+    def err_matches(rng):
+        \"\"\"err(a, x) = a² + a·x + 1 at five random points.\"\"\"
+        points = rng.uniform(-10, 10, size=(5, 2))
+        results = yield [Call("err", (a, x)) for a, x in points]
+        for (a, x), r in zip(points, results):
+            check_close(f"err({a:.3f}, {x:.3f})", r.value, a * a + a * x + 1)
+        return "err est correcte."
+
+The decorator owns the rest: the seed (fresh from ``secrets``, or ``$NNCOURSE_TEST_SEED``
+to replay one, read in the grader only), « pas encore écrite » when a call raised
+``NotImplementedError``, the student's own error named in one line, and the seed at the end
+of every message.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nncourse.checks import CheckFailed, fail
+from nncourse.probe import ProbeDataError, decode, encode
+
+SEED_ENV_VAR = "NNCOURSE_TEST_SEED"
+REGISTRY: dict[str, dict] = {}      # checks module name -> {grade_id: check function}
+
+
+@dataclass
+class Call:
+    """One call the probe makes in the kernel: ``fn(*args, **kwargs)`` with the grader's inputs.
+
+    ``watch``: indices of arguments whose value after the call is sent back (mutation checks).
+    ``trace``: notebook functions that ``fn`` calls, recorded while it runs:
+    ``{"backward": {"calls": 3, "args": ["params"]}}`` keeps the named arguments and the value
+    of the first 3 calls, and counts them all.
+    ``stub``: notebook functions replaced, while ``fn`` runs, by one returning the given value
+    (traced too when also named in ``trace``).
+    ``judge_errors``: the check reads this call's error itself (by default an error fails the
+    check at once, « pas encore écrite » for NotImplementedError).
+    """
+    fn: str
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    watch: tuple = ()
+    trace: dict = field(default_factory=dict)
+    stub: dict = field(default_factory=dict)
+    judge_errors: bool = False
+
+    def to_plan(self) -> dict:
+        return {"fn": self.fn, "args": [encode_input(a) for a in self.args],
+                "kwargs": {k: encode_input(v) for k, v in self.kwargs.items()},
+                "watch": list(self.watch), "trace": self.trace,
+                "stub": {k: encode_input(v) for k, v in self.stub.items()}}
+
+
+@dataclass(frozen=True)
+class Generator:
+    """An argument the kernel receives as ``np.random.default_rng(seed)``."""
+    seed: int
+
+
+@dataclass(frozen=True)
+class TestFunction:
+    """An argument the kernel receives as one of ``nncourse.probe.TEST_FUNCTIONS``."""
+    name: str
+    params: dict
+
+
+def encode_input(value):
+    if isinstance(value, Generator):
+        return {"__rng__": int(value.seed)}
+    if isinstance(value, TestFunction):
+        return {"__function__": value.name, "params": encode(value.params)}
+    return encode(value)
+
+
+@dataclass
+class Result:
+    """What one call gave back: ``value`` (decoded data), ``after`` (watched arguments),
+    ``traces`` (name -> {"calls": [{"args": {...}, "value": ...}], "count": n, "errors": n})."""
+    fn: str
+    value: object = None
+    error: str | None = None
+    message: str = ""
+    after: list = field(default_factory=list)
+    traces: dict = field(default_factory=dict)
+
+
+def check(grade_id: str):
+    """Register a generator function as the hidden check of test cell ``grade_id``."""
+    def register(fn):
+        module = fn.__module__.rsplit(".", 1)[-1]
+        REGISTRY.setdefault(module, {})[grade_id] = fn
+        fn.grade_id = grade_id
+        return fn
+    return register
+
+
+def fresh_seed() -> int:
+    return int(os.environ.get(SEED_ENV_VAR) or secrets.randbits(32))
+
+
+class Pending:
+    """A check between its plan and its verdict (the generator waits on its ``yield``)."""
+
+    def __init__(self, fn, seed: int | None = None):
+        self.fn, self.seed = fn, fresh_seed() if seed is None else seed
+        self.nonce = secrets.token_hex(8)
+        self.generator = fn(np.random.default_rng(self.seed))
+        self.calls = next(self.generator)
+
+    def plan(self) -> dict:
+        return {"check": self.fn.grade_id, "nonce": self.nonce, "calls": [c.to_plan() for c in self.calls]}
+
+    def verdict(self, raw_results) -> tuple[bool, str]:
+        """(passed, French message) from the data the kernel sent (untrusted)."""
+        try:
+            results = self.read(raw_results)
+            for call, r in zip(self.calls, results):
+                if call.judge_errors:
+                    continue
+                if r.error == "NotImplementedError":
+                    fail(f"{r.fn} n'est pas encore écrite : remplacez raise NotImplementedError() par votre code.")
+                if r.error:
+                    fail(f"{r.fn} a levé une erreur : {r.error}: {r.message}".rstrip(": "))
+            try:
+                self.generator.send(results)
+            except StopIteration as done:
+                return True, f"✔ {done.value or 'Test réussi.'} (graine {self.seed})"
+            raise RuntimeError(f"check {self.fn.__name__} yielded twice")
+        except CheckFailed as exc:
+            return False, f"{exc} (graine {self.seed})" if "\n" not in str(exc) else \
+                str(exc).replace("\n", f" (graine {self.seed})\n", 1)
+        finally:
+            self.generator.close()
+
+    def read(self, raw_results) -> list[Result]:
+        if not isinstance(raw_results, list) or len(raw_results) != len(self.calls):
+            raise ProbeDataError(f"{len(self.calls)} results expected")
+        results = []
+        for call, raw in zip(self.calls, raw_results):
+            if not isinstance(raw, dict):
+                raise ProbeDataError("a result is not an object")
+            r = Result(call.fn, error=raw.get("error"), message=str(raw.get("message", ""))[:500])
+            if r.error is not None and not isinstance(r.error, str):
+                raise ProbeDataError("bad error name")
+            r.value = decode(raw.get("value"))
+            after = decode(raw.get("after") or [])
+            r.after = after if isinstance(after, list) else []
+            r.traces = read_traces(raw.get("traces") or {}, call.trace)
+            results.append(r)
+        return results
+
+
+def read_traces(raw, asked: dict) -> dict:
+    if not isinstance(raw, dict):
+        raise ProbeDataError("traces are not an object")
+    traces = {}
+    for name, spec in asked.items():
+        t = raw.get(name) or {"calls": [], "count": 0}
+        calls, count, errors = t.get("calls"), t.get("count"), t.get("errors", 0)
+        if not isinstance(calls, list) or not isinstance(count, int) or not isinstance(errors, int) \
+                or len(calls) > spec.get("calls", 0):
+            raise ProbeDataError(f"malformed trace of {name}")
+        entries = []
+        for c in calls:
+            if not isinstance(c, dict) or not isinstance(c.get("args", {}), dict):
+                raise ProbeDataError(f"malformed trace of {name}")
+            entries.append({"args": {k: decode(v) for k, v in c.get("args", {}).items()},
+                            "value": decode(c.get("value"))})
+        traces[name] = {"calls": entries, "count": count, "errors": errors}
+    return traces
+
+
+def run_locally(fn, seed: int | None = None, **functions) -> tuple[bool, str]:
+    """Plan, probe in this process, and judge: for unit tests and calibration (never for
+    grading student code, which runs in the sandbox)."""
+    import json
+
+    from nncourse.probe import run_call
+
+    pending = Pending(fn, seed)
+    plan = json.loads(json.dumps(pending.plan()))
+    results = json.loads(json.dumps([run_call(c, functions) for c in plan["calls"]]))
+    return pending.verdict(results)

@@ -1,0 +1,267 @@
+"""The kernel side of a hidden test: call the student's functions on the grader's inputs.
+
+A hidden test cell ends with ``probe("test_x", f=f, g=g)``. Under the autograder, the
+grader has written a *plan* for that cell: the calls to make, with inputs it drew itself.
+``probe`` makes those calls and publishes what came back as plain data (one output of type
+``application/vnd.nncourse.probe+json``). It judges nothing: the verdict is computed by
+the grader, in its own process, after the notebook has run, and the expected values never
+enter the kernel. Outside the autograder there is no plan and ``probe`` only says so.
+
+The same module encodes and decodes the data both ways (numbers, strings, lists, tuples,
+dicts, numpy arrays and torch tensors as raw bytes; never pickle). Decoding is strict and
+size-capped: the grader reads what the kernel sends as untrusted.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import inspect
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+MIME = "application/vnd.nncourse.probe+json"
+PLAN_DIR_ENV = "NNCOURSE_PROBE_PLANS"
+MAX_DEPTH = 12
+MAX_STRING = 2_000
+MAX_ITEMS = 100_000           # list/dict entries in one value
+MAX_ARRAY_BYTES = 64 << 20
+DTYPES = {"f8": np.float64, "f4": np.float32, "i8": np.int64, "b1": np.bool_}
+
+
+class ProbeDataError(ValueError):
+    """Data that does not follow the probe format (or exceeds its caps)."""
+
+
+# ------------------------------------------------------------------------------- encoding
+def encode(value, depth: int = 0):
+    """``value`` as JSON-ready plain data. Unknown objects become ``{"__object__": type}``."""
+    if depth > MAX_DEPTH:
+        return {"__object__": "trop imbriqué"}
+    if value is None or isinstance(value, (bool, str)):
+        return value[:MAX_STRING] if isinstance(value, str) else value
+    if isinstance(value, (int, np.integer)) and not isinstance(value, np.bool_):
+        return int(value) if abs(int(value)) < 2 ** 63 else float(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else {"__float__": repr(float(value))}
+    tensor = _as_numpy(value)
+    if tensor is not None:
+        return _encode_array(tensor)
+    if isinstance(value, (list, tuple)):
+        items = [encode(v, depth + 1) for v in list(value)[:MAX_ITEMS]]
+        return items if isinstance(value, list) else {"__tuple__": items}
+    if isinstance(value, dict):
+        return {"__dict__": {str(k)[:200]: encode(v, depth + 1) for k, v in list(value.items())[:MAX_ITEMS]}}
+    if isinstance(value, np.random.Generator):
+        return {"__object__": "Generator"}
+    return {"__object__": type(value).__name__[:100]}
+
+
+def _as_numpy(value):
+    if isinstance(value, (np.ndarray, np.bool_)):
+        return np.asarray(value)
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        return value.detach().cpu().to(torch.float64 if value.is_floating_point() else torch.int64).numpy()
+    return None
+
+
+def _encode_array(a: np.ndarray) -> dict:
+    if a.dtype == np.bool_:
+        code = "b1"
+    elif np.issubdtype(a.dtype, np.integer):
+        code = "i8"
+    elif np.issubdtype(a.dtype, np.floating):
+        code = "f4" if a.dtype == np.float32 else "f8"
+    else:
+        return {"__object__": f"ndarray[{a.dtype}]"}
+    data = np.ascontiguousarray(a, dtype=np.dtype(DTYPES[code]).newbyteorder("<")).tobytes()
+    return {"__nd__": base64.b64encode(data).decode("ascii"), "dtype": code, "shape": list(a.shape)}
+
+
+def decode(data, depth: int = 0):
+    """The value ``encode`` made (arrays as writable numpy copies); ProbeDataError otherwise."""
+    if depth > MAX_DEPTH:
+        raise ProbeDataError("too deeply nested")
+    if data is None or isinstance(data, (bool, int, float)):
+        return data
+    if isinstance(data, str):
+        if len(data) > MAX_STRING:
+            raise ProbeDataError("string too long")
+        return data
+    if isinstance(data, list):
+        if len(data) > MAX_ITEMS:
+            raise ProbeDataError("list too long")
+        return [decode(v, depth + 1) for v in data]
+    if not isinstance(data, dict) or len(data) == 0:
+        raise ProbeDataError(f"unexpected {type(data).__name__}")
+    if "__nd__" in data:
+        return _decode_array(data)
+    if set(data) == {"__tuple__"} and isinstance(data["__tuple__"], list):
+        return tuple(decode(data["__tuple__"], depth + 1))
+    if set(data) == {"__dict__"} and isinstance(data["__dict__"], dict):
+        if len(data["__dict__"]) > MAX_ITEMS:
+            raise ProbeDataError("dict too long")
+        return {str(k): decode(v, depth + 1) for k, v in data["__dict__"].items()}
+    if set(data) == {"__float__"} and data["__float__"] in ("nan", "inf", "-inf"):
+        return float(data["__float__"])
+    if set(data) == {"__object__"} and isinstance(data["__object__"], str):
+        return Opaque(data["__object__"][:200])
+    if set(data) == {"__rng__"} and isinstance(data["__rng__"], int):
+        return np.random.default_rng(data["__rng__"])
+    if set(data) == {"__function__", "params"} and data["__function__"] in TEST_FUNCTIONS:
+        return TEST_FUNCTIONS[data["__function__"]](**decode(data["params"], depth + 1))
+    raise ProbeDataError(f"unknown entry {sorted(data)[:3]}")
+
+
+def _decode_array(data: dict) -> np.ndarray:
+    code, shape, text = data.get("dtype"), data.get("shape"), data.get("__nd__")
+    if code not in DTYPES or not isinstance(text, str) or not isinstance(shape, list) \
+            or not all(isinstance(n, int) and 0 <= n < 2 ** 31 for n in shape) or len(shape) > 8:
+        raise ProbeDataError("malformed array")
+    dtype = np.dtype(DTYPES[code]).newbyteorder("<")
+    if math.prod(shape) * dtype.itemsize > MAX_ARRAY_BYTES or len(text) > 2 * MAX_ARRAY_BYTES:
+        raise ProbeDataError("array too big")
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except ValueError as exc:
+        raise ProbeDataError("bad base64") from exc
+    if len(raw) != math.prod(shape) * dtype.itemsize:
+        raise ProbeDataError("array size does not match its shape")
+    return np.frombuffer(raw, dtype=dtype).astype(DTYPES[code]).reshape(shape)
+
+
+class Opaque:
+    """Stands for an object the probe could not send (its type name only)."""
+
+    def __init__(self, type_name: str):
+        self.type_name = type_name
+
+    def __repr__(self):
+        return f"<{self.type_name}>"
+
+
+# -------------------------------------------------------------- functions the grader names
+def _cubic(c):
+    c = np.asarray(c, dtype=np.float64)
+
+    def f(v):  # strongly curved: forward differences are visibly off
+        return float(np.sum(c * v ** 3) + np.sum(v ** 2) * np.sum(v))
+    return f
+
+
+TEST_FUNCTIONS = {"cubic": _cubic}
+
+
+# ------------------------------------------------------------------------------ the probe
+def plan_path(check: str) -> Path | None:
+    folder = os.environ.get(PLAN_DIR_ENV)
+    return Path(folder) / f"{check}.json" if folder else None
+
+
+def probe(check: str, **functions) -> None:
+    """Make the grader's calls for ``check`` with the student's ``functions``; publish the data."""
+    path = plan_path(check)
+    if path is None or not path.is_file():
+        print("(tests cachés : ils sont exécutés par le correcteur.)")
+        return
+    plan = json.loads(path.read_text())
+    results = [run_call(call, functions) for call in plan["calls"]]
+    from IPython.display import publish_display_data
+    publish_display_data({MIME: {"check": check, "nonce": plan["nonce"], "results": results}})
+
+
+def run_call(call: dict, functions: dict) -> dict:
+    """One call of the plan: its value (or error), the watched arguments after it, traces."""
+    fn = functions.get(call["fn"])
+    if fn is None:
+        return {"error": "NameError", "message": f"{call['fn']} n'a pas été donnée au test"}
+    args = [decode(a) for a in call.get("args", [])]
+    kwargs = {k: decode(v) for k, v in call.get("kwargs", {}).items()}
+    traces = {name: {"calls": [], "count": 0, "errors": 0} for name in call.get("trace", {})}
+    record: dict = {}
+    with _patched(fn, call.get("stub", {}), call.get("trace", {}), traces):
+        try:
+            record["value"] = encode(fn(*args, **kwargs))
+        except KeyboardInterrupt:
+            raise
+        except NotImplementedError:
+            record["error"], record["message"] = "NotImplementedError", ""
+        except BaseException as exc:  # noqa: BLE001 - the student's error is data here
+            record["error"], record["message"] = type(exc).__name__[:100], str(exc)[:500]
+    if call.get("watch"):
+        record["after"] = [encode(args[i]) if isinstance(i, int) and i < len(args) else None for i in call["watch"]]
+    if traces:
+        record["traces"] = traces
+    return record
+
+
+class _patched:
+    """While inside, the names in ``stubs`` and ``traced`` in ``fn``'s module namespace are
+    replaced: a stub returns the grader's value, a traced function is called and recorded."""
+
+    def __init__(self, fn, stubs: dict, traced: dict, traces: dict):
+        self.namespace = getattr(fn, "__globals__", None)
+        self.replacements = {name: _stub(decode(value)) for name, value in stubs.items()}
+        for name, spec in traced.items():
+            notebook_fn = (self.namespace or {}).get(name)
+            called = self.replacements.get(name, notebook_fn)
+            if callable(called):  # a traced stub names its arguments as the notebook's function does
+                self.replacements[name] = _tracer(called, spec, traces[name], notebook_fn or called)
+
+    def __enter__(self):
+        self.saved = {}
+        if self.namespace is not None:
+            self.saved = {n: self.namespace[n] for n in self.replacements if n in self.namespace}
+            self.namespace.update(self.replacements)
+
+    def __exit__(self, *exc):
+        if self.namespace is not None:
+            for name in self.replacements:
+                if name in self.saved:
+                    self.namespace[name] = self.saved[name]
+                else:
+                    self.namespace.pop(name, None)
+
+
+def _stub(value):
+    def stub(*args, **kwargs):
+        return copy.deepcopy(value)
+    return stub
+
+
+def _tracer(original, spec: dict, trace: dict, named_like):
+    """``original``, recording the named arguments and the value of its first calls."""
+    keep, names = int(spec.get("calls", 0)), list(spec.get("args", []))
+    try:
+        signature = inspect.signature(named_like) if callable(named_like) else None
+    except (TypeError, ValueError):
+        signature = None
+
+    def traced(*args, **kwargs):
+        trace["count"] += 1
+        entry = None
+        if len(trace["calls"]) < keep:
+            entry = {"args": {}}
+            try:
+                bound = signature.bind(*args, **kwargs) if signature else None
+                if bound is not None:
+                    bound.apply_defaults()
+                    entry["args"] = {n: encode(bound.arguments[n]) for n in names if n in bound.arguments}
+            except TypeError:
+                pass
+            trace["calls"].append(entry)
+        try:
+            value = original(*args, **kwargs)
+        except BaseException:
+            trace["errors"] += 1
+            raise
+        if entry is not None:
+            entry["value"] = encode(value)
+        return value
+    return traced

@@ -1,0 +1,30 @@
+"""``python -m autograder calibrate``: one command for every assignment's calibration."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from autograder import cli, course
+from autograder.mutants import module_name
+
+
+def test_calibrate_prints_each_quantity_and_a_summary(capsys):
+    assert cli.main(["calibrate", "01_moons_numpy", "--seeds", "2", "--set", "iterations=3000"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("accuracy, training (tanh, 3000 iterations): mean ") and "threshold 0.97: " in out[0]
+    assert out[-1].startswith("summary: accuracy, training (tanh, 3000 iterations) mean ")
+
+
+def test_unknown_setting_is_named():
+    with pytest.raises(SystemExit, match="key among iterations, activation"):
+        cli.main(["calibrate", "01_moons_numpy", "--set", "epochs=3"])
+
+
+@pytest.mark.parametrize("assignment", course.assignments())
+def test_every_assignment_has_a_calibration_and_no_script_of_its_own(assignment):
+    module = importlib.import_module(f"autograder.checks.{module_name(assignment)}")
+    assert callable(module.calibration) and (module.calibration.__doc__ or "").strip()
+    source = open(module.__file__, encoding="utf-8").read()
+    assert '__name__ == "__main__"' not in source and "argparse" not in source

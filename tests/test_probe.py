@@ -1,0 +1,365 @@
+"""Probe and verdict: the data format, the grader's reading of it, and the checks of the
+assignments rebuilt on it, run in this process (fast; the graded runs are in test_grading)."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import json
+
+import nbformat
+import numpy as np
+import pytest
+
+from autograder import course, judging
+from autograder.checks import probing
+from autograder.checks.probing import Call, Pending, check, run_locally
+from autograder.mutants import catalogue
+from autograder.submissions import strip_solution_markers
+from nncourse import probe as kernel_side
+from nncourse.probe import MIME, ProbeDataError, decode, encode
+
+PROBED = ["01_moons_numpy"]      # assignments whose hidden checks are probe and verdict
+
+
+# ---------------------------------------------------------------------------- the format
+def test_values_round_trip_without_pickle():
+    value = {"a": np.arange(6, dtype=np.float64).reshape(2, 3), "b": (1, 2.5, None, True, "x"),
+             "c": [np.float32(1.5), np.int64(7), float("nan"), float("-inf")], "d": np.array([True, False])}
+    back = decode(json.loads(json.dumps(encode(value))))
+    assert np.array_equal(back["a"], value["a"]) and back["a"].flags.writeable
+    assert back["b"] == (1, 2.5, None, True, "x")
+    assert back["c"][:2] == [1.5, 7] and np.isnan(back["c"][2]) and back["c"][3] == float("-inf")
+    assert back["d"].dtype == np.bool_
+    assert repr(decode(encode(object()))) == "<object>"   # an unknown object: its type name only
+
+
+@pytest.mark.parametrize("data,why", [
+    ({"__nd__": "AAAA", "dtype": "f8", "shape": [3]}, "size"),
+    ({"__nd__": "!!", "dtype": "f8", "shape": [0]}, "base64"),
+    ({"__nd__": "", "dtype": "O", "shape": [0]}, "malformed"),
+    ({"__nd__": "", "dtype": "f8", "shape": [2 ** 30, 2 ** 30]}, "shape|big"),
+    ({"__pickle__": "gASVAAAA"}, "unknown"),
+    ({"__dict__": {"k": {"__object__": 3}}}, "unknown"),
+    ("x" * 10_000, "too long"),
+    ([[[[[[[[[[[[[[1]]]]]]]]]]]]]], "nested"),
+])
+def test_malformed_data_is_refused(data, why):
+    with pytest.raises(ProbeDataError, match=why):
+        decode(data)
+
+
+def test_array_bytes_must_match_the_shape():
+    raw = base64.b64encode(np.zeros(4).tobytes()).decode()
+    assert decode({"__nd__": raw, "dtype": "f8", "shape": [2, 2]}).shape == (2, 2)
+    with pytest.raises(ProbeDataError):
+        decode({"__nd__": raw, "dtype": "f8", "shape": [3]})
+
+
+# ----------------------------------------------------------------- the decorator's duties
+@check("test_square")
+def square_check(rng):
+    """square(x) = x² at a random point (a check for these tests)."""
+    x = float(rng.uniform(1, 2))
+    [r] = yield [Call("square", (x,))]
+    if not np.isclose(r.value, x * x):
+        probing.fail(f"square({x:.3f}) = {r.value}, attendu {x * x:.3f}.", "x au carré.")
+    return "square est correcte."
+
+
+def test_pass_line_and_seed():
+    passed, message = run_locally(square_check, seed=5, square=lambda x: x * x)
+    assert passed and message == "✔ square est correcte. (graine 5)"
+
+
+def test_failure_names_the_mistake_and_the_seed():
+    passed, message = run_locally(square_check, seed=5, square=lambda x: 2 * x)
+    assert not passed and message.startswith("square(") and "(graine 5)\n  Piste : x au carré." in message
+
+
+def test_not_written_yet_and_student_errors_are_one_french_line():
+    def blank(x):
+        raise NotImplementedError()
+
+    def broken(x):
+        return [1, 2][5]
+
+    assert run_locally(square_check, square=blank)[1].startswith("square n'est pas encore écrite")
+    message = run_locally(square_check, square=broken)[1]
+    assert message.startswith("square a levé une erreur : IndexError: list index out of range") and "\n" not in message
+
+
+def test_seed_is_fresh_unless_the_grader_replays_one(monkeypatch):
+    monkeypatch.delenv(probing.SEED_ENV_VAR, raising=False)
+    assert Pending(square_check).seed != Pending(square_check).seed
+    monkeypatch.setenv(probing.SEED_ENV_VAR, "42")
+    assert Pending(square_check).seed == 42
+
+
+def test_wrong_number_of_results_is_malformed():
+    with pytest.raises(ProbeDataError):
+        Pending(square_check).verdict([])
+
+
+def test_probe_without_a_plan_only_says_so(monkeypatch, capsys):
+    monkeypatch.delenv(kernel_side.PLAN_DIR_ENV, raising=False)
+    kernel_side.probe("test_square", square=lambda x: x)
+    assert "exécutés par le correcteur" in capsys.readouterr().out
+
+
+def traced_helper(a, b=2):
+    return a * b
+
+
+def stubbed_helper():
+    return 0
+
+
+def outer(x):
+    return traced_helper(x) + stubbed_helper()
+
+
+def test_traces_and_stubs_record_inner_calls():
+    plan = Call("outer", (3,), trace={"traced_helper": {"calls": 1, "args": ["a", "b"]}},
+                stub={"stubbed_helper": 10}).to_plan()
+    record = kernel_side.run_call(json.loads(json.dumps(plan)), {"outer": outer})
+    assert record["value"] == 16
+    assert record["traces"]["traced_helper"] == {"calls": [{"args": {"a": 3, "b": 2}, "value": 6}], "count": 1,
+                                                 "errors": 0}
+    assert outer(3) == 6      # restored afterwards
+
+
+# ------------------------------------------------------------ the verdicts in a notebook
+def _notebook_with(outputs, gid="test_square", source='probe("test_square", square=square)'):
+    cell = nbformat.v4.new_code_cell(source, metadata={"nbgrader": {"grade_id": gid, "grade": True, "points": 1}})
+    cell.outputs = [nbformat.NotebookNode(o) for o in outputs]
+    return nbformat.v4.new_notebook(cells=[cell])
+
+
+def _probe_output(pending, results, check="test_square", nonce=None):
+    return {"output_type": "display_data", "metadata": {},
+            "data": {MIME: {"check": check, "nonce": nonce or pending.nonce, "results": results}}}
+
+
+def _apply(nb, pending):
+    report = {"tampering": []}
+    judging.apply_verdicts(nb, {"test_square": pending}, report)
+    return nb.cells[0].outputs, report
+
+
+def test_verdict_replaces_what_the_kernel_left():
+    pending = Pending(square_check, seed=3)
+    x = pending.calls[0].args[0]
+    forged = {"output_type": "stream", "name": "stdout", "text": "✔ tout est juste\n"}
+    outputs, report = _apply(_notebook_with([forged, _probe_output(pending, [{"value": x * x}])]), pending)
+    assert [o.output_type for o in outputs] == ["stream"] and outputs[0].text.startswith("✔ square est correcte")
+    assert report["verdicts"]["test_square"]["passed"] and not report["tampering"]
+
+
+@pytest.mark.parametrize("case", ["missing", "twice", "nonce", "malformed", "other-cell"])
+def test_missing_or_forged_probe_data_fails_and_is_reported(case):
+    pending = Pending(square_check, seed=3)
+    good = _probe_output(pending, [{"value": 1.0}])
+    outputs = {"missing": [], "twice": [good, good], "nonce": [_probe_output(pending, [{"value": 1.0}], nonce="0" * 16)],
+               "malformed": [_probe_output(pending, [{"value": {"__nd__": "x"}}])],
+               "other-cell": [_probe_output(pending, [{"value": 1.0}], check="test_other")]}[case]
+    outputs, report = _apply(_notebook_with(outputs), pending)
+    assert [o.output_type for o in outputs] == ["error"]
+    assert report["tampering"], case
+
+
+def test_a_kernel_error_stands_and_is_not_tampering():
+    pending = Pending(square_check, seed=3)
+    error = {"output_type": "error", "ename": "CheckFailed", "evalue": "err(5) = 40, attendu 41", "traceback": ["…"]}
+    outputs, report = _apply(_notebook_with([error]), pending)
+    assert outputs[0].evalue == "err(5) = 40, attendu 41" and not report["tampering"]
+
+
+# ------------------------------------------------------ the rebuilt checks, in process
+def _functions(assignment: str, mutant=None) -> dict:
+    """The notebook's functions (reference answers, or with one mutant), defined here."""
+    nb = nbformat.read(course.SOURCE / assignment / f"{assignment.split('_', 1)[1]}.ipynb", as_version=4)
+    namespace: dict = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or meta.get("grade"):
+            continue
+        source = strip_solution_markers(cell.source)
+        if mutant is not None and meta.get("grade_id") == mutant.cell:
+            assert mutant.find in source, mutant.name
+            source = source.replace(mutant.find, mutant.replace)
+        if meta.get("solution") or "def " in source or source.lstrip().startswith(("import ", "from ")):
+            with contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
+                try:
+                    exec(compile(source, meta.get("grade_id", "cell"), "exec"), namespace)
+                except Exception:  # noqa: BLE001 - a demonstration cell that needs the data
+                    pass
+    return {k: v for k, v in namespace.items() if callable(v)}
+
+
+def _failed(assignment: str, functions: dict, seed: int | None = None) -> dict:
+    failed = {}
+    for gid, fn in judging.checks_of(assignment).items():
+        with contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
+            passed, message = run_locally(fn, seed=seed, **functions)
+        if not passed:
+            failed[gid] = message
+    return failed
+
+
+@pytest.mark.parametrize("assignment", PROBED)
+def test_reference_passes_every_check_over_many_seeds(assignment):
+    functions = _functions(assignment)
+    for seed in range(12):
+        assert _failed(assignment, functions, seed) == {}, f"seed {seed}"
+
+
+@pytest.mark.parametrize("assignment", PROBED)
+def test_every_mutant_is_caught_exactly_where_it_breaks(assignment):
+    wrong = {}
+    for mutant in catalogue(assignment):
+        failed = set(_failed(assignment, _functions(assignment, mutant)))
+        if failed != set(mutant.breaks):
+            wrong[mutant.name] = {"extra": sorted(failed - mutant.breaks), "missing": sorted(mutant.breaks - failed)}
+    assert not wrong
+
+
+@pytest.mark.parametrize("assignment", PROBED)
+def test_every_probed_test_cell_has_a_check_with_a_docstring(assignment):
+    checks = judging.checks_of(assignment)
+    nb = nbformat.read(course.SOURCE / assignment / f"{assignment.split('_', 1)[1]}.ipynb", as_version=4)
+    probed = {judging.cell_id(c) for c in nb.cells if c.cell_type == "code" and "probe(" in c.source}
+    assert probed and probed == set(checks)
+    assert all((fn.__doc__ or "").strip() for fn in checks.values())
+    assert not judging.needs_in_kernel_checks(nb)
+
+
+
+# An independent correct solution of 01, written differently from the reference: it must
+# get every check (new dicts instead of in-place updates, losses as an array, predict and
+# numerical_gradient written another way, keepdims replaced by reshape).
+INDEPENDENT_01 = '''
+import numpy as np
+
+def err(a, x=3.0):
+    return a * (a + x) + 1
+
+def err_prime(a, x=3.0):
+    return x + a + a
+
+def gradient_step(a, grad, lr):
+    step = lr * grad
+    return a - step
+
+def f1_forward(x0, x1):
+    y0, y1 = 2 * x0 + 5 * x1, 3 * x0 * x1
+    return y0, y1, y0 * y1
+
+def f1_backward(x0, x1):
+    y0, y1, _ = f1_forward(x0, x1)
+    return np.array([2 * y1 + 3 * x1 * y0, 5 * y1 + 3 * x0 * y0])
+
+def f2_forward(x0, x1):
+    return x0 * x1, np.abs(x1), (x0 * x1 + np.abs(x1)) ** 2
+
+def f2_backward(x0, x1):
+    s = 2 * (x0 * x1 + np.abs(x1))
+    return np.array([s * x1, s * (x0 + np.sign(x1))])
+
+def numerical_gradient(f, x, eps=1e-5):
+    grad = np.zeros_like(x, dtype=float)
+    flat = x.reshape(-1)
+    for i in range(flat.size):
+        e = np.zeros(flat.size)
+        e[i] = eps
+        grad.reshape(-1)[i] = (f(x + e.reshape(x.shape)) - f(x - e.reshape(x.shape))) / (2 * eps)
+    return grad
+
+def sigmoid(z):
+    return np.exp(-np.logaddexp(0, -z))
+
+def relu(z):
+    return np.where(z > 0, z, 0.0)
+
+def init_params(d, rng):
+    return {"W1": 0.01 * rng.standard_normal((d, 2)), "b1": np.zeros((d, 1)),
+            "W2": 0.01 * rng.standard_normal((1, d)), "b2": np.zeros((1, 1))}
+
+def forward(X, params, activation="tanh"):
+    Z1 = np.dot(params["W1"], X) + params["b1"]
+    A1 = np.tanh(Z1) if activation == "tanh" else relu(Z1)
+    Z2 = np.dot(params["W2"], A1) + params["b2"]
+    yhat = sigmoid(Z2)
+    return yhat, dict(Z1=Z1, A1=A1, Z2=Z2, yhat=yhat)
+
+def bce_loss(yhat, y):
+    return -float(np.sum(np.where(y == 1, np.log(yhat), np.log(1 - yhat))))
+
+def backward(X, y, params, cache, activation="tanh"):
+    yhat, A1, Z1 = cache["yhat"], cache["A1"], cache["Z1"]
+    g = {"yhat": (yhat - y) / (yhat * (1 - yhat)), "Z2": yhat - y}
+    g["W2"] = g["Z2"].dot(A1.T)
+    g["b2"] = g["Z2"].sum(axis=1).reshape(-1, 1)
+    g["A1"] = params["W2"].T.dot(g["Z2"])
+    g["Z1"] = g["A1"] * ((1 - np.tanh(Z1) ** 2) if activation == "tanh" else (Z1 > 0))
+    g["W1"] = g["Z1"].dot(X.T)
+    g["b1"] = g["Z1"].sum(axis=1).reshape(-1, 1)
+    return g
+
+def train(X, y, d=10, lr=0.01, n_iter=2000, activation="tanh", rng=None):
+    params = init_params(d, np.random.default_rng(rng))
+    losses = np.zeros(0)
+    for t in range(n_iter):
+        yhat, cache = forward(X, params, activation)
+        grads = backward(X, y, params, cache, activation)
+        if t % 100 == 0:
+            losses = np.append(losses, bce_loss(yhat, y))
+        params = {k: v - lr * grads[k] for k, v in params.items()}
+    return params, losses
+
+def predict(X, params, activation="tanh"):
+    return (forward(X, params, activation)[0] >= 0.5) * 1.0
+
+def accuracy(pred, y):
+    return (pred == y).sum() / y.size
+'''
+
+
+def test_an_independent_correct_solution_of_01_gets_every_check():
+    namespace: dict = {}
+    exec(INDEPENDENT_01, namespace)
+    functions = {k: v for k, v in namespace.items() if callable(v)}
+    for seed in range(5):
+        assert _failed("01_moons_numpy", functions, seed) == {}, f"seed {seed}"
+
+
+# The message a mistake of 01 gets names it (a hint, not only "value X, expected Y").
+HINTS_01 = {
+    "err_prime_forgets_x": "dérivez a² + a·x + 1",
+    "gradient_step_ascent": "vous montez le long du gradient",
+    "f1_missing_path": "n'oubliez aucun chemin",
+    "numgrad_forward_difference": "ce sont des différences avant",
+    "numgrad_x_not_restored": "modifie le tableau x",
+    "bce_mean_instead_of_sum": "une SOMME sur les exemples",
+    "dZ2_wrong_sign": "le signe est inversé",
+    "dZ2_divided_by_M": "divisé par N",
+    "dW2_transposed": "transposée",
+    "db2_no_keepdims": "keepdims=True",
+    "db1_wrong_axis": "mauvais axe",
+    "train_update_plus": "monte le long du gradient",
+    "train_no_bias_update": "b1 n'est jamais mis à jour",
+    "train_zero_init": "la symétrie entre neurones",
+    "train_loss_every_iteration": "une toutes les 100 itérations",
+    "train_forward_once": "paramètres périmés",
+    "predict_probabilities": "prédire 1 si ŷ > 0.5",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HINTS_01))
+def test_the_message_names_the_mistake(name):
+    [mutant] = [m for m in catalogue("01_moons_numpy") if m.name == name]
+    failed = _failed("01_moons_numpy", _functions("01_moons_numpy", mutant), seed=7)
+    assert set(failed) == set(mutant.breaks)
+    for gid in mutant.breaks:
+        assert HINTS_01[name] in failed[gid], f"{gid}: {failed[gid]}"
