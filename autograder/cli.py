@@ -2,7 +2,9 @@
 
     python -m autograder release [--check]     regenerate release/ from source/ (nbgrader)
     python -m autograder prepare  -w DIR       course folder: sources, release, gradebook
-    python -m autograder autograde -w DIR [-j N] grade DIR/submitted/*/* (status per submission)
+    python -m autograder autograde -w DIR [-j N] [--scheduler ADDR] [--regrade]
+                                               grade DIR/submitted/*/* (status per submission);
+                                               only what is new, changed or unfinished
     python -m autograder feedback -w DIR       HTML feedback, hidden tests stripped
     python -m autograder export   -w DIR       DIR/grades.csv with a status column
     python -m autograder demo    [-w DIR]      all of it on the built-in sample submissions
@@ -29,6 +31,7 @@ DEFAULT_WORKDIR = Path.home() / "nncourse-grading"
 class CliError(Exception):
     """A command cannot go on; the message says why and what to do."""
 DEMO_JOBS = min(4, os.cpu_count() or 1)
+AUTOGRADE_JOBS = os.cpu_count() or 1  # a local Dask cluster sized to the machine
 
 
 def _config(args):
@@ -71,16 +74,18 @@ def _ensure_prepared(args) -> None:
 def _summary(outcomes) -> str:
     bad = [o for o in outcomes if o.status == "error"]
     warn = [o for o in outcomes if o.status == "warning"]
+    held = [o for o in outcomes if o.status == "to regrade"]
     secs = [o.seconds for o in outcomes]
     mean = sum(secs) / len(secs) if secs else 0.0
     return (f"graded {len(outcomes) - len(bad)}/{len(outcomes)} submissions "
-            f"({len(warn)} with warnings, {len(bad)} could not be graded); "
+            f"({len(warn)} with warnings, {len(held)} to regrade, {len(bad)} could not be graded); "
             f"{mean:.1f} s per submission on average")
 
 
 def cmd_autograde(args) -> int:
     _ensure_prepared(args)
-    outcomes = grading.grade_all(args.workdir, args.assignment, args.student, _config(args), jobs=args.jobs)
+    outcomes = grading.grade_all(args.workdir, args.assignment, args.student, _config(args), jobs=args.jobs,
+                                 scheduler=args.scheduler, regrade=args.regrade)
     print(_summary(outcomes))
     return 0
 
@@ -215,13 +220,19 @@ def main(argv=None) -> int:
         p = add(name, func, help_)
         p.add_argument("--cell-timeout", type=int, help="seconds per cell (default: nbgrader_config.py)")
         p.add_argument("--notebook-timeout", type=int, help="seconds per notebook (default: nbgrader_config.py)")
-        default_jobs = 1 if name == "autograde" else DEMO_JOBS
+        default_jobs = AUTOGRADE_JOBS if name == "autograde" else DEMO_JOBS
         p.add_argument("-j", "--jobs", type=int, default=default_jobs,
-                       help=f"submissions graded at once, one kernel each, sharing the cores (default {default_jobs})")
+                       help=f"submissions graded at once, one kernel each, sharing the cores: the local Dask "
+                            f"cluster's workers; 1: one after another in this process (default {default_jobs}); "
+                            f"with --scheduler: workers per machine (sets each kernel's thread budget)")
         p.add_argument("--unsafe-no-sandbox", action="store_true",
                        help="grade even where no sandbox works (student code can then reach this machine)")
         if name == "autograde":
             p.add_argument("-s", "--student", action="append", help="only this student (repeatable)")
+            p.add_argument("--scheduler", help="grade on the Dask cluster at this address (tcp://host:8786) "
+                                               "instead of a local one")
+            p.add_argument("--regrade", action="store_true",
+                           help="grade everything again, even what is unchanged since it was graded")
     add("feedback", cmd_feedback, "HTML feedback for graded submissions")
     p = add("export", cmd_export, "grades.csv with status, and a table")
     p.add_argument("--to", type=Path, help="CSV path (default: WORKDIR/grades.csv)")

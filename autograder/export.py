@@ -19,7 +19,7 @@ from nbgrader.plugins import ExportPlugin
 from traitlets import Unicode
 
 from . import course
-from .grading import REPORT_FILE, load_report
+from .grading import BATCH, REPORT_FILE, load_report
 
 FIXED_COLUMNS = ["assignment", "student_id", "status", "reason", "score", "max_score",
                  "needs_manual_grade"]
@@ -44,7 +44,7 @@ def collect_rows(gb: Gradebook, report: dict) -> tuple[list[dict], dict]:
         for sub in a.submissions:
             pairs.add((a.name, sub.student.id))
     for outcome in report.values():
-        if outcome["assignment"] in cells_by_assignment:
+        if isinstance(outcome, dict) and outcome.get("assignment") in cells_by_assignment:
             pairs.add((outcome["assignment"], outcome["student"]))
     for assignment, student in sorted(pairs):
         outcome = report.get(f"{student}/{assignment}")
@@ -87,6 +87,7 @@ class StatusCsvExportPlugin(ExportPlugin):
         to = self.to or "grades.csv"
         path = Path(self.report)
         report = json.loads(path.read_text()) if path.exists() else {}
+        report.pop(BATCH, None)  # the entry about the last batch, not a submission
         write_csv(Path(to), *collect_rows(gradebook, report))
 
 
