@@ -14,9 +14,9 @@ autograde with execution disabled) and the report. Workers need the course folde
   worker process only; the sandbox gives each kernel its own thread budget
   (``Sandbox.threads``, else cores // ``Sandbox.jobs``), never the worker's environment;
 - a task whose worker dies is retried 3 times by default (``allowed-failures: 3``); here it is
-  tried at most twice (:data:`ALLOWED_FAILURES`), then reported as an ``error`` outcome; each
-  worker holds only the task it runs (``worker-saturation: 1.0``), so that a death is counted
-  against that task alone. On an existing cluster these are the scheduler's settings: start
+  tried at most twice (:data:`ALLOWED_FAILURES`), then reported as an ``error`` outcome; the
+  coordinator keeps only one task per worker thread in flight (and ``worker-saturation: 1.0``),
+  so that a death is counted against the task that caused it, not an innocent one. On an existing cluster these are the scheduler's settings: start
   it with ``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1
   DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION=1.0``.
 
@@ -94,10 +94,23 @@ def graded(workdir: Path, pairs, config, jobs: int = 1, scheduler: str | None = 
         cluster = None if scheduler else local_cluster(jobs)
         try:
             with Client(scheduler or cluster) as client:
-                futures = {client.submit(task or _grade_task, workdir, s, a, config, key=f"grade-{s}/{a}", pure=False): (s, a)
-                           for s, a in pairs}
-                for future in as_completed(futures):
-                    student, assignment = futures[future]
+                waiting, futures = list(pairs)[::-1], {}
+
+                def top_up(running):
+                    """Keep one task per worker thread in flight, no more: Dask sends a
+                    task group too small to be queued straight to the workers, and a worker
+                    that dies then counts its death against every task it holds."""
+                    while waiting and len(futures) < max(1, sum(client.nthreads().values())):
+                        s, a = waiting.pop()
+                        future = client.submit(task or _grade_task, workdir, s, a, config,
+                                               key=f"grade-{s}/{a}", pure=False)
+                        futures[future] = (s, a)
+                        running.add(future)
+
+                running = as_completed()
+                top_up(running)
+                for future in running:
+                    student, assignment = futures.pop(future)
                     try:
                         yield future.result()
                     except KilledWorker:
@@ -107,6 +120,7 @@ def graded(workdir: Path, pairs, config, jobs: int = 1, scheduler: str | None = 
                                       reason=f"internal error while grading: {type(exc).__name__}: {exc}"), {}
                     finally:
                         future.release()
+                        top_up(running)
         finally:
             if cluster is not None:
                 cluster.close()

@@ -233,7 +233,7 @@ import json, sys
 from pathlib import Path
 from autograder import course, grading
 workdir, jobs, cell, notebook = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-config = course.load_config(Execute={"timeout": cell}, CappedExecute={"notebook_timeout": notebook})
+config = course.load_config(Execute={"timeout": cell}, SandboxedExecute={"notebook_timeout": notebook})
 outcomes = grading.grade_all(workdir, [sys.argv[5]], None, config, progress=False, jobs=jobs)
 print("OUTCOMES " + json.dumps([o.__dict__ for o in outcomes]), flush=True)
 """
