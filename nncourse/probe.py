@@ -10,6 +10,14 @@ enter the kernel. Outside the autograder there is no plan and ``probe`` only say
 The same module encodes and decodes the data both ways (numbers, strings, lists, tuples,
 dicts, numpy arrays and torch tensors as raw bytes; never pickle). Decoding is strict and
 size-capped: the grader reads what the kernel sends as untrusted.
+
+PyTorch (imported only when a plan uses it): the grader's inputs may be tensors
+(``{"__tensor__": array, "requires_grad": bool}``) or a small network it describes
+(``{"__sequential__": [{"layer": "Linear", "weight": array, "bias": array}, {"layer": "ReLU"}]}``);
+an ``nn.Module`` comes back as its type name and state dict (``{"__module__": name, "state": ...}``).
+A call may also seed torch first (``torch_seed``), call what it returned on inputs under
+``no_grad`` (``call_result``: instantiate a class, then run it), or send back the gradient of
+its scalar result with respect to tensor arguments (``grad_of``).
 """
 
 from __future__ import annotations
@@ -59,6 +67,10 @@ def encode(value, depth: int = 0):
         return {"__dict__": {str(k)[:200]: encode(v, depth + 1) for k, v in list(value.items())[:MAX_ITEMS]}}
     if isinstance(value, np.random.Generator):
         return {"__object__": "Generator"}
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.nn.Module):
+        state = {str(k)[:200]: _encode_array(_as_numpy(v)) for k, v in list(value.state_dict().items())[:1000]}
+        return {"__module__": type(value).__name__[:100], "state": state}
     return {"__object__": type(value).__name__[:100]}
 
 
@@ -116,6 +128,15 @@ def decode(data, depth: int = 0):
         return np.random.default_rng(data["__rng__"])
     if set(data) == {"__function__", "params"} and data["__function__"] in TEST_FUNCTIONS:
         return TEST_FUNCTIONS[data["__function__"]](**decode(data["params"], depth + 1))
+    if set(data) == {"__module__", "state"} and isinstance(data["__module__"], str) \
+            and isinstance(data["state"], dict) and len(data["state"]) <= 1000:
+        return ModuleState(data["__module__"][:200],
+                           {str(k)[:200]: _decode_array(v) for k, v in data["state"].items()})
+    if set(data) == {"__tensor__", "requires_grad"} and isinstance(data["requires_grad"], bool):
+        return _tensor(_decode_array(data["__tensor__"]), data["requires_grad"])
+    if set(data) == {"__sequential__"} and isinstance(data["__sequential__"], list) \
+            and len(data["__sequential__"]) <= 100:
+        return _sequential(data["__sequential__"])
     raise ProbeDataError(f"unknown entry {sorted(data)[:3]}")
 
 
@@ -134,6 +155,50 @@ def _decode_array(data: dict) -> np.ndarray:
     if len(raw) != math.prod(shape) * dtype.itemsize:
         raise ProbeDataError("array size does not match its shape")
     return np.frombuffer(raw, dtype=dtype).astype(DTYPES[code]).reshape(shape)
+
+
+def _tensor(array: np.ndarray, requires_grad: bool = False):
+    import torch
+    t = torch.from_numpy(np.ascontiguousarray(array))
+    return t.requires_grad_(True) if requires_grad and t.is_floating_point() else t
+
+
+LAYERS = {"Linear", "ReLU", "Tanh", "Sigmoid", "Flatten"}   # what a grader's network may use
+
+
+def _sequential(layers: list):
+    """``nn.Sequential`` of the described layers, Linear ones with the given weights (float32)."""
+    import torch
+    modules = []
+    for spec in layers:
+        if not isinstance(spec, dict) or spec.get("layer") not in LAYERS:
+            raise ProbeDataError("unknown layer")
+        if spec["layer"] != "Linear":
+            if set(spec) != {"layer"}:
+                raise ProbeDataError("malformed layer")
+            modules.append(getattr(torch.nn, spec["layer"])())
+            continue
+        if set(spec) != {"layer", "weight", "bias"}:
+            raise ProbeDataError("malformed layer")
+        weight, bias = _decode_array(spec["weight"]), _decode_array(spec["bias"])
+        if weight.ndim != 2 or bias.shape != (weight.shape[0],):
+            raise ProbeDataError("malformed layer")
+        linear = torch.nn.Linear(weight.shape[1], weight.shape[0])
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(weight.astype(np.float32)))
+            linear.bias.copy_(torch.from_numpy(bias.astype(np.float32)))
+        modules.append(linear)
+    return torch.nn.Sequential(*modules)
+
+
+class ModuleState:
+    """An ``nn.Module`` the kernel sent back: its type name and state dict (numpy arrays)."""
+
+    def __init__(self, type_name: str, state: dict):
+        self.type_name, self.state = type_name, state
+
+    def __repr__(self):
+        return f"<{self.type_name}: {', '.join(self.state)}>"
 
 
 class Opaque:
@@ -187,7 +252,17 @@ def run_call(call: dict, functions: dict) -> dict:
     record: dict = {}
     with _patched(fn, call.get("stub", {}), call.get("trace", {}), traces):
         try:
-            record["value"] = encode(fn(*args, **kwargs))
+            if call.get("torch_seed") is not None:
+                import torch
+                torch.manual_seed(int(call["torch_seed"]))
+            value = fn(*args, **kwargs)
+            record["value"] = encode(value)
+            if "call_result" in call:       # e.g. instantiate the class, then run the instance
+                import torch
+                with torch.no_grad():
+                    record["result_value"] = encode(value(*[decode(a) for a in call["call_result"]]))
+            if call.get("grad_of"):
+                record["grads"] = _gradients(value, [args[i] for i in call["grad_of"]])
         except KeyboardInterrupt:
             raise
         except NotImplementedError:
@@ -199,6 +274,19 @@ def run_call(call: dict, functions: dict) -> dict:
     if traces:
         record["traces"] = traces
     return record
+
+
+def _gradients(value, tensors: list):
+    """The gradient of the scalar tensor ``value`` with respect to each of ``tensors`` (None
+    where it does not depend on one); a string saying why when there is none at all."""
+    import torch
+    if not isinstance(value, torch.Tensor) or value.numel() != 1 or not value.requires_grad:
+        return "pas un tenseur scalaire relié au graphe de calcul"
+    for t in tensors:
+        if isinstance(t, torch.Tensor):
+            t.grad = None
+    value.reshape(()).backward()
+    return [encode(t.grad) if isinstance(t, torch.Tensor) and t.grad is not None else None for t in tensors]
 
 
 class _patched:

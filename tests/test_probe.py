@@ -57,6 +57,78 @@ def test_array_bytes_must_match_the_shape():
         decode({"__nd__": raw, "dtype": "f8", "shape": [3]})
 
 
+# ------------------------------------------------------------------- PyTorch in the format
+def test_tensors_go_in_and_modules_come_back_as_state_dicts():
+    torch = pytest.importorskip("torch")
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    t = decode(json.loads(json.dumps(probing.encode_input(probing.Tensor(x, requires_grad=True)))))
+    assert isinstance(t, torch.Tensor) and t.dtype == torch.float32 and t.requires_grad
+    assert torch.equal(t.detach(), torch.from_numpy(x))
+    labels = decode(probing.encode_input(probing.Tensor(np.array([2, 0], dtype=np.int64))))
+    assert labels.dtype == torch.int64 and not labels.requires_grad
+    linear = torch.nn.Linear(3, 2)
+    back = decode(json.loads(json.dumps(encode(linear))))
+    assert isinstance(back, kernel_side.ModuleState) and back.type_name == "Linear"
+    assert np.array_equal(back.state["weight"], linear.weight.detach().double().numpy())
+
+
+def test_the_grader_describes_a_small_network_the_kernel_builds():
+    torch = pytest.importorskip("torch")
+    W1, b1 = np.ones((4, 2), np.float32), np.zeros(4, np.float32)
+    W2, b2 = np.full((3, 4), 0.5, np.float32), np.arange(3, dtype=np.float32)
+    layers = probing.Sequential((("Linear", W1, b1), ("ReLU",), ("Linear", W2, b2)))
+    model = decode(json.loads(json.dumps(probing.encode_input(layers))))
+    assert isinstance(model, torch.nn.Sequential) and len(model) == 3
+    with torch.no_grad():
+        out = model(torch.tensor([[1.0, -3.0]]))
+    assert np.allclose(out.numpy(), [[0.0, 1.0, 2.0]])
+
+
+@pytest.mark.parametrize("data,why", [
+    ({"__tensor__": encode(np.zeros(2)), "requires_grad": "yes"}, "unknown"),
+    ({"__sequential__": [{"layer": "Conv3d"}]}, "unknown layer"),
+    ({"__sequential__": [{"layer": "ReLU", "inplace": True}]}, "malformed"),
+    ({"__sequential__": [{"layer": "Linear", "weight": encode(np.zeros((2, 3))), "bias": encode(np.zeros(3))}]},
+     "malformed"),
+    ({"__module__": "Net", "state": {"w": {"__pickle__": "x"}}}, "malformed"),
+    ({"__module__": "Net", "state": [1]}, "unknown"),
+])
+def test_malformed_torch_data_is_refused(data, why):
+    pytest.importorskip("torch")
+    with pytest.raises(ProbeDataError, match=why):
+        decode(data)
+
+
+class TinyNet:
+    """Stands for a student's nn.Module class: instantiated, then called (see call_result)."""
+
+    def __init__(self, scale):
+        import torch
+        self.weight = torch.rand(1).item() * scale
+
+    def __call__(self, x):
+        return x * self.weight
+
+
+def test_a_call_can_seed_torch_call_its_result_and_send_a_gradient():
+    torch = pytest.importorskip("torch")
+    x = np.array([1.0, 2.0], dtype=np.float32)
+    plan = Call("TinyNet", (3.0,), torch_seed=11, call_result=(probing.Tensor(x),)).to_plan()
+    record = kernel_side.run_call(json.loads(json.dumps(plan)), {"TinyNet": TinyNet})
+    torch.manual_seed(11)
+    assert np.allclose(decode(record["result_value"]), x * torch.rand(1).item() * 3.0)
+
+    def square_sum(t, y):
+        return (t ** 2).sum()
+    plan = Call("f", (probing.Tensor(x, requires_grad=True), probing.Tensor(x)), grad_of=(0, 1)).to_plan()
+    record = kernel_side.run_call(json.loads(json.dumps(plan)), {"f": square_sum})
+    grads = decode(record["grads"])
+    assert np.allclose(grads[0], 2 * x) and grads[1] is None
+    plan = Call("f", (probing.Tensor(x, requires_grad=True), probing.Tensor(x)), grad_of=(0,)).to_plan()
+    record = kernel_side.run_call(json.loads(json.dumps(plan)), {"f": lambda t, y: float((t ** 2).sum())})
+    assert "pas un tenseur scalaire" in record["grads"]
+
+
 # ----------------------------------------------------------------- the decorator's duties
 @check("test_square")
 def square_check(rng):
