@@ -20,7 +20,7 @@ from autograder.submissions import strip_solution_markers
 from nncourse import probe as kernel_side
 from nncourse.probe import MIME, ProbeDataError, decode, encode
 
-PROBED = ["01_moons_numpy"]      # assignments whose hidden checks are probe and verdict
+PROBED = ["01_moons_numpy", "03_spiral_softmax"]      # assignments whose hidden checks are probe and verdict
 
 
 # ---------------------------------------------------------------------------- the format
@@ -125,7 +125,7 @@ def test_a_call_can_seed_torch_call_its_result_and_send_a_gradient():
     grads = decode(record["grads"])
     assert np.allclose(grads[0], 2 * x) and grads[1] is None
     plan = Call("f", (probing.Tensor(x, requires_grad=True), probing.Tensor(x)), grad_of=(0,)).to_plan()
-    record = kernel_side.run_call(json.loads(json.dumps(plan)), {"f": lambda t, y: float((t ** 2).sum())})
+    record = kernel_side.run_call(json.loads(json.dumps(plan)), {"f": lambda t, y: (t ** 2).sum().detach()})
     assert "pas un tenseur scalaire" in record["grads"]
 
 
