@@ -96,8 +96,11 @@ def _encode_array(a: np.ndarray) -> dict:
     return {"__nd__": base64.b64encode(data).decode("ascii"), "dtype": code, "shape": list(a.shape)}
 
 
-def decode(data, depth: int = 0):
-    """The value ``encode`` made (arrays as writable numpy copies); ProbeDataError otherwise."""
+def decode(data, depth: int = 0, inputs: bool = False):
+    """The value ``encode`` made (arrays as writable numpy copies); ProbeDataError otherwise.
+
+    ``inputs``: also the forms only the grader's plan may hold (a generator, a test function,
+    a tensor, a network to build); the grader reads the kernel's data without them."""
     if depth > MAX_DEPTH:
         raise ProbeDataError("too deeply nested")
     if data is None or isinstance(data, (bool, int, float)):
@@ -109,29 +112,31 @@ def decode(data, depth: int = 0):
     if isinstance(data, list):
         if len(data) > MAX_ITEMS:
             raise ProbeDataError("list too long")
-        return [decode(v, depth + 1) for v in data]
+        return [decode(v, depth + 1, inputs) for v in data]
     if not isinstance(data, dict) or len(data) == 0:
         raise ProbeDataError(f"unexpected {type(data).__name__}")
     if "__nd__" in data:
         return _decode_array(data)
     if set(data) == {"__tuple__"} and isinstance(data["__tuple__"], list):
-        return tuple(decode(data["__tuple__"], depth + 1))
+        return tuple(decode(data["__tuple__"], depth + 1, inputs))
     if set(data) == {"__dict__"} and isinstance(data["__dict__"], dict):
         if len(data["__dict__"]) > MAX_ITEMS:
             raise ProbeDataError("dict too long")
-        return {str(k): decode(v, depth + 1) for k, v in data["__dict__"].items()}
+        return {str(k): decode(v, depth + 1, inputs) for k, v in data["__dict__"].items()}
     if set(data) == {"__float__"} and data["__float__"] in ("nan", "inf", "-inf"):
         return float(data["__float__"])
     if set(data) == {"__object__"} and isinstance(data["__object__"], str):
         return Opaque(data["__object__"][:200])
-    if set(data) == {"__rng__"} and isinstance(data["__rng__"], int):
-        return np.random.default_rng(data["__rng__"])
-    if set(data) == {"__function__", "params"} and data["__function__"] in TEST_FUNCTIONS:
-        return TEST_FUNCTIONS[data["__function__"]](**decode(data["params"], depth + 1))
     if set(data) == {"__module__", "state"} and isinstance(data["__module__"], str) \
             and isinstance(data["state"], dict) and len(data["state"]) <= 1000:
         return ModuleState(data["__module__"][:200],
                            {str(k)[:200]: _decode_array(v) for k, v in data["state"].items()})
+    if not inputs:
+        raise ProbeDataError(f"unknown entry {sorted(data)[:3]}")
+    if set(data) == {"__rng__"} and isinstance(data["__rng__"], int):
+        return np.random.default_rng(data["__rng__"])
+    if set(data) == {"__function__", "params"} and data["__function__"] in TEST_FUNCTIONS:
+        return TEST_FUNCTIONS[data["__function__"]](**decode(data["params"], depth + 1))
     if set(data) == {"__tensor__", "requires_grad"} and isinstance(data["requires_grad"], bool):
         return _tensor(_decode_array(data["__tensor__"]), data["requires_grad"])
     if set(data) == {"__sequential__"} and isinstance(data["__sequential__"], list) \
@@ -201,6 +206,11 @@ class ModuleState:
         return f"<{self.type_name}: {', '.join(self.state)}>"
 
 
+def decode_input(data):
+    """An input of the grader's plan (see ``decode``)."""
+    return decode(data, inputs=True)
+
+
 class Opaque:
     """Stands for an object the probe could not send (its type name only)."""
 
@@ -246,8 +256,8 @@ def run_call(call: dict, functions: dict) -> dict:
     fn = functions.get(call["fn"])
     if fn is None:
         return {"error": "NameError", "message": f"{call['fn']} n'a pas été donnée au test"}
-    args = [decode(a) for a in call.get("args", [])]
-    kwargs = {k: decode(v) for k, v in call.get("kwargs", {}).items()}
+    args = [decode_input(a) for a in call.get("args", [])]
+    kwargs = {k: decode_input(v) for k, v in call.get("kwargs", {}).items()}
     traces = {name: {"calls": [], "count": 0, "errors": 0} for name in call.get("trace", {})}
     record: dict = {}
     with _patched(fn, call.get("stub", {}), call.get("trace", {}), traces):
@@ -260,7 +270,7 @@ def run_call(call: dict, functions: dict) -> dict:
             if "call_result" in call:       # e.g. instantiate the class, then run the instance
                 import torch
                 with torch.no_grad():
-                    record["result_value"] = encode(value(*[decode(a) for a in call["call_result"]]))
+                    record["result_value"] = encode(value(*[decode_input(a) for a in call["call_result"]]))
             if call.get("grad_of"):
                 record["grads"] = _gradients(value, [args[i] for i in call["grad_of"]])
         except KeyboardInterrupt:
@@ -295,7 +305,7 @@ class _patched:
 
     def __init__(self, fn, stubs: dict, traced: dict, traces: dict):
         self.namespace = getattr(fn, "__globals__", None)
-        self.replacements = {name: _stub(decode(value)) for name, value in stubs.items()}
+        self.replacements = {name: _stub(decode_input(value)) for name, value in stubs.items()}
         for name, spec in traced.items():
             notebook_fn = (self.namespace or {}).get(name)
             called = self.replacements.get(name, notebook_fn)

@@ -18,7 +18,7 @@ from autograder.checks.probing import Call, Pending, check, run_locally
 from autograder.mutants import catalogue
 from autograder.submissions import strip_solution_markers
 from nncourse import probe as kernel_side
-from nncourse.probe import MIME, ProbeDataError, decode, encode
+from nncourse.probe import MIME, ProbeDataError, decode, decode_input, encode
 
 PROBED = ["01_moons_numpy", "03_spiral_softmax"]      # assignments whose hidden checks are probe and verdict
 
@@ -61,10 +61,10 @@ def test_array_bytes_must_match_the_shape():
 def test_tensors_go_in_and_modules_come_back_as_state_dicts():
     torch = pytest.importorskip("torch")
     x = np.arange(6, dtype=np.float32).reshape(2, 3)
-    t = decode(json.loads(json.dumps(probing.encode_input(probing.Tensor(x, requires_grad=True)))))
+    t = decode_input(json.loads(json.dumps(probing.encode_input(probing.Tensor(x, requires_grad=True)))))
     assert isinstance(t, torch.Tensor) and t.dtype == torch.float32 and t.requires_grad
     assert torch.equal(t.detach(), torch.from_numpy(x))
-    labels = decode(probing.encode_input(probing.Tensor(np.array([2, 0], dtype=np.int64))))
+    labels = decode_input(probing.encode_input(probing.Tensor(np.array([2, 0], dtype=np.int64))))
     assert labels.dtype == torch.int64 and not labels.requires_grad
     linear = torch.nn.Linear(3, 2)
     back = decode(json.loads(json.dumps(encode(linear))))
@@ -77,7 +77,7 @@ def test_the_grader_describes_a_small_network_the_kernel_builds():
     W1, b1 = np.ones((4, 2), np.float32), np.zeros(4, np.float32)
     W2, b2 = np.full((3, 4), 0.5, np.float32), np.arange(3, dtype=np.float32)
     layers = probing.Sequential((("Linear", W1, b1), ("ReLU",), ("Linear", W2, b2)))
-    model = decode(json.loads(json.dumps(probing.encode_input(layers))))
+    model = decode_input(json.loads(json.dumps(probing.encode_input(layers))))
     assert isinstance(model, torch.nn.Sequential) and len(model) == 3
     with torch.no_grad():
         out = model(torch.tensor([[1.0, -3.0]]))
@@ -96,6 +96,16 @@ def test_the_grader_describes_a_small_network_the_kernel_builds():
 def test_malformed_torch_data_is_refused(data, why):
     pytest.importorskip("torch")
     with pytest.raises(ProbeDataError, match=why):
+        decode_input(data)
+
+
+@pytest.mark.parametrize("value", [probing.Generator(3), probing.Tensor(np.zeros(2)),
+                                   probing.Sequential((("ReLU",),)),
+                                   probing.TestFunction("cubic", {"c": np.ones(2)})])
+def test_the_kernel_cannot_send_back_what_only_a_plan_may_hold(value):
+    data = probing.encode_input(value)
+    decode_input(data)
+    with pytest.raises(ProbeDataError, match="unknown"):
         decode(data)
 
 

@@ -535,10 +535,10 @@ def _torch_layers(rng, d=TORCH_D, K=3) -> Sequential:
 
 def _torch_model(layers: Sequential):
     """The network the kernel builds from ``layers``, built the same way here."""
-    from nncourse.probe import decode
+    from nncourse.probe import decode_input
 
     from .probing import encode_input
-    return decode(encode_input(layers))
+    return decode_input(encode_input(layers))
 
 
 def _reference_torch_train(model, X, y, lr, n_epochs, softmax_first=False, zero=True, momentum=0.9):
