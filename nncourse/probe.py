@@ -146,6 +146,8 @@ def decode(data, depth: int = 0, inputs: bool = False):
 
 
 def _decode_array(data: dict) -> np.ndarray:
+    if not isinstance(data, dict):
+        raise ProbeDataError("malformed array")
     code, shape, text = data.get("dtype"), data.get("shape"), data.get("__nd__")
     if code not in DTYPES or not isinstance(text, str) or not isinstance(shape, list) \
             or not all(isinstance(n, int) and 0 <= n < 2 ** 31 for n in shape) or len(shape) > 8:

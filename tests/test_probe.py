@@ -92,6 +92,8 @@ def test_the_grader_describes_a_small_network_the_kernel_builds():
      "malformed"),
     ({"__module__": "Net", "state": {"w": {"__pickle__": "x"}}}, "malformed"),
     ({"__module__": "Net", "state": [1]}, "unknown"),
+    ({"__module__": "Net", "state": {"w": [1.0]}}, "malformed"),
+    ({"__tensor__": [1.0], "requires_grad": False}, "malformed"),
 ])
 def test_malformed_torch_data_is_refused(data, why):
     pytest.importorskip("torch")
