@@ -10,6 +10,14 @@ enter the kernel. Outside the autograder there is no plan and ``probe`` only say
 The same module encodes and decodes the data both ways (numbers, strings, lists, tuples,
 dicts, numpy arrays and torch tensors as raw bytes; never pickle). Decoding is strict and
 size-capped: the grader reads what the kernel sends as untrusted.
+
+PyTorch (imported only when a plan uses it): the grader's inputs may be tensors
+(``{"__tensor__": array, "requires_grad": bool}``) or a small network it describes
+(``{"__sequential__": [{"layer": "Linear", "weight": array, "bias": array}, {"layer": "ReLU"}]}``);
+an ``nn.Module`` comes back as its type name and state dict (``{"__module__": name, "state": ...}``).
+A call may also seed torch first (``torch_seed``), call what it returned on inputs under
+``no_grad`` (``call_result``: instantiate a class, then run it), or send back the gradient of
+its scalar result with respect to tensor arguments (``grad_of``).
 """
 
 from __future__ import annotations
@@ -59,6 +67,10 @@ def encode(value, depth: int = 0):
         return {"__dict__": {str(k)[:200]: encode(v, depth + 1) for k, v in list(value.items())[:MAX_ITEMS]}}
     if isinstance(value, np.random.Generator):
         return {"__object__": "Generator"}
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.nn.Module):
+        state = {str(k)[:200]: _encode_array(_as_numpy(v)) for k, v in list(value.state_dict().items())[:1000]}
+        return {"__module__": type(value).__name__[:100], "state": state}
     return {"__object__": type(value).__name__[:100]}
 
 
@@ -84,8 +96,11 @@ def _encode_array(a: np.ndarray) -> dict:
     return {"__nd__": base64.b64encode(data).decode("ascii"), "dtype": code, "shape": list(a.shape)}
 
 
-def decode(data, depth: int = 0):
-    """The value ``encode`` made (arrays as writable numpy copies); ProbeDataError otherwise."""
+def decode(data, depth: int = 0, inputs: bool = False):
+    """The value ``encode`` made (arrays as writable numpy copies); ProbeDataError otherwise.
+
+    ``inputs``: also the forms only the grader's plan may hold (a generator, a test function,
+    a tensor, a network to build); the grader reads the kernel's data without them."""
     if depth > MAX_DEPTH:
         raise ProbeDataError("too deeply nested")
     if data is None or isinstance(data, (bool, int, float)):
@@ -97,29 +112,42 @@ def decode(data, depth: int = 0):
     if isinstance(data, list):
         if len(data) > MAX_ITEMS:
             raise ProbeDataError("list too long")
-        return [decode(v, depth + 1) for v in data]
+        return [decode(v, depth + 1, inputs) for v in data]
     if not isinstance(data, dict) or len(data) == 0:
         raise ProbeDataError(f"unexpected {type(data).__name__}")
     if "__nd__" in data:
         return _decode_array(data)
     if set(data) == {"__tuple__"} and isinstance(data["__tuple__"], list):
-        return tuple(decode(data["__tuple__"], depth + 1))
+        return tuple(decode(data["__tuple__"], depth + 1, inputs))
     if set(data) == {"__dict__"} and isinstance(data["__dict__"], dict):
         if len(data["__dict__"]) > MAX_ITEMS:
             raise ProbeDataError("dict too long")
-        return {str(k): decode(v, depth + 1) for k, v in data["__dict__"].items()}
+        return {str(k): decode(v, depth + 1, inputs) for k, v in data["__dict__"].items()}
     if set(data) == {"__float__"} and data["__float__"] in ("nan", "inf", "-inf"):
         return float(data["__float__"])
     if set(data) == {"__object__"} and isinstance(data["__object__"], str):
         return Opaque(data["__object__"][:200])
+    if set(data) == {"__module__", "state"} and isinstance(data["__module__"], str) \
+            and isinstance(data["state"], dict) and len(data["state"]) <= 1000:
+        return ModuleState(data["__module__"][:200],
+                           {str(k)[:200]: _decode_array(v) for k, v in data["state"].items()})
+    if not inputs:
+        raise ProbeDataError(f"unknown entry {sorted(data)[:3]}")
     if set(data) == {"__rng__"} and isinstance(data["__rng__"], int):
         return np.random.default_rng(data["__rng__"])
     if set(data) == {"__function__", "params"} and data["__function__"] in TEST_FUNCTIONS:
         return TEST_FUNCTIONS[data["__function__"]](**decode(data["params"], depth + 1))
+    if set(data) == {"__tensor__", "requires_grad"} and isinstance(data["requires_grad"], bool):
+        return _tensor(_decode_array(data["__tensor__"]), data["requires_grad"])
+    if set(data) == {"__sequential__"} and isinstance(data["__sequential__"], list) \
+            and len(data["__sequential__"]) <= 100:
+        return _sequential(data["__sequential__"])
     raise ProbeDataError(f"unknown entry {sorted(data)[:3]}")
 
 
 def _decode_array(data: dict) -> np.ndarray:
+    if not isinstance(data, dict):
+        raise ProbeDataError("malformed array")
     code, shape, text = data.get("dtype"), data.get("shape"), data.get("__nd__")
     if code not in DTYPES or not isinstance(text, str) or not isinstance(shape, list) \
             or not all(isinstance(n, int) and 0 <= n < 2 ** 31 for n in shape) or len(shape) > 8:
@@ -134,6 +162,55 @@ def _decode_array(data: dict) -> np.ndarray:
     if len(raw) != math.prod(shape) * dtype.itemsize:
         raise ProbeDataError("array size does not match its shape")
     return np.frombuffer(raw, dtype=dtype).astype(DTYPES[code]).reshape(shape)
+
+
+def _tensor(array: np.ndarray, requires_grad: bool = False):
+    import torch
+    t = torch.from_numpy(np.ascontiguousarray(array))
+    return t.requires_grad_(True) if requires_grad and t.is_floating_point() else t
+
+
+LAYERS = {"Linear", "ReLU", "Tanh", "Sigmoid", "Flatten"}   # what a grader's network may use
+
+
+def _sequential(layers: list):
+    """``nn.Sequential`` of the described layers, Linear ones with the given weights (float32)."""
+    import torch
+    modules = []
+    for spec in layers:
+        if not isinstance(spec, dict) or spec.get("layer") not in LAYERS:
+            raise ProbeDataError("unknown layer")
+        if spec["layer"] != "Linear":
+            if set(spec) != {"layer"}:
+                raise ProbeDataError("malformed layer")
+            modules.append(getattr(torch.nn, spec["layer"])())
+            continue
+        if set(spec) != {"layer", "weight", "bias"}:
+            raise ProbeDataError("malformed layer")
+        weight, bias = _decode_array(spec["weight"]), _decode_array(spec["bias"])
+        if weight.ndim != 2 or bias.shape != (weight.shape[0],):
+            raise ProbeDataError("malformed layer")
+        linear = torch.nn.Linear(weight.shape[1], weight.shape[0])
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(weight.astype(np.float32)))
+            linear.bias.copy_(torch.from_numpy(bias.astype(np.float32)))
+        modules.append(linear)
+    return torch.nn.Sequential(*modules)
+
+
+class ModuleState:
+    """An ``nn.Module`` the kernel sent back: its type name and state dict (numpy arrays)."""
+
+    def __init__(self, type_name: str, state: dict):
+        self.type_name, self.state = type_name, state
+
+    def __repr__(self):
+        return f"<{self.type_name}: {', '.join(self.state)}>"
+
+
+def decode_input(data):
+    """An input of the grader's plan (see ``decode``)."""
+    return decode(data, inputs=True)
 
 
 class Opaque:
@@ -181,13 +258,23 @@ def run_call(call: dict, functions: dict) -> dict:
     fn = functions.get(call["fn"])
     if fn is None:
         return {"error": "NameError", "message": f"{call['fn']} n'a pas été donnée au test"}
-    args = [decode(a) for a in call.get("args", [])]
-    kwargs = {k: decode(v) for k, v in call.get("kwargs", {}).items()}
+    args = [decode_input(a) for a in call.get("args", [])]
+    kwargs = {k: decode_input(v) for k, v in call.get("kwargs", {}).items()}
     traces = {name: {"calls": [], "count": 0, "errors": 0} for name in call.get("trace", {})}
     record: dict = {}
     with _patched(fn, call.get("stub", {}), call.get("trace", {}), traces):
         try:
-            record["value"] = encode(fn(*args, **kwargs))
+            if call.get("torch_seed") is not None:
+                import torch
+                torch.manual_seed(int(call["torch_seed"]))
+            value = fn(*args, **kwargs)
+            record["value"] = encode(value)
+            if "call_result" in call:       # e.g. instantiate the class, then run the instance
+                import torch
+                with torch.no_grad():
+                    record["result_value"] = encode(value(*[decode_input(a) for a in call["call_result"]]))
+            if call.get("grad_of"):
+                record["grads"] = _gradients(value, [args[i] for i in call["grad_of"]])
         except KeyboardInterrupt:
             raise
         except NotImplementedError:
@@ -201,13 +288,26 @@ def run_call(call: dict, functions: dict) -> dict:
     return record
 
 
+def _gradients(value, tensors: list):
+    """The gradient of the scalar tensor ``value`` with respect to each of ``tensors`` (None
+    where it does not depend on one); a string saying why when there is none at all."""
+    import torch
+    if not isinstance(value, torch.Tensor) or value.numel() != 1 or not value.requires_grad:
+        return "pas un tenseur scalaire relié au graphe de calcul"
+    for t in tensors:
+        if isinstance(t, torch.Tensor):
+            t.grad = None
+    value.reshape(()).backward()
+    return [encode(t.grad) if isinstance(t, torch.Tensor) and t.grad is not None else None for t in tensors]
+
+
 class _patched:
     """While inside, the names in ``stubs`` and ``traced`` in ``fn``'s module namespace are
     replaced: a stub returns the grader's value, a traced function is called and recorded."""
 
     def __init__(self, fn, stubs: dict, traced: dict, traces: dict):
         self.namespace = getattr(fn, "__globals__", None)
-        self.replacements = {name: _stub(decode(value)) for name, value in stubs.items()}
+        self.replacements = {name: _stub(decode_input(value)) for name, value in stubs.items()}
         for name, spec in traced.items():
             notebook_fn = (self.namespace or {}).get(name)
             called = self.replacements.get(name, notebook_fn)

@@ -18,9 +18,9 @@ from autograder.checks.probing import Call, Pending, check, run_locally
 from autograder.mutants import catalogue
 from autograder.submissions import strip_solution_markers
 from nncourse import probe as kernel_side
-from nncourse.probe import MIME, ProbeDataError, decode, encode
+from nncourse.probe import MIME, ProbeDataError, decode, decode_input, encode
 
-PROBED = ["01_moons_numpy"]      # assignments whose hidden checks are probe and verdict
+PROBED = ["01_moons_numpy", "03_spiral_softmax"]      # assignments whose hidden checks are probe and verdict
 
 
 # ---------------------------------------------------------------------------- the format
@@ -55,6 +55,90 @@ def test_array_bytes_must_match_the_shape():
     assert decode({"__nd__": raw, "dtype": "f8", "shape": [2, 2]}).shape == (2, 2)
     with pytest.raises(ProbeDataError):
         decode({"__nd__": raw, "dtype": "f8", "shape": [3]})
+
+
+# ------------------------------------------------------------------- PyTorch in the format
+def test_tensors_go_in_and_modules_come_back_as_state_dicts():
+    torch = pytest.importorskip("torch")
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    t = decode_input(json.loads(json.dumps(probing.encode_input(probing.Tensor(x, requires_grad=True)))))
+    assert isinstance(t, torch.Tensor) and t.dtype == torch.float32 and t.requires_grad
+    assert torch.equal(t.detach(), torch.from_numpy(x))
+    labels = decode_input(probing.encode_input(probing.Tensor(np.array([2, 0], dtype=np.int64))))
+    assert labels.dtype == torch.int64 and not labels.requires_grad
+    linear = torch.nn.Linear(3, 2)
+    back = decode(json.loads(json.dumps(encode(linear))))
+    assert isinstance(back, kernel_side.ModuleState) and back.type_name == "Linear"
+    assert np.array_equal(back.state["weight"], linear.weight.detach().double().numpy())
+
+
+def test_the_grader_describes_a_small_network_the_kernel_builds():
+    torch = pytest.importorskip("torch")
+    W1, b1 = np.ones((4, 2), np.float32), np.zeros(4, np.float32)
+    W2, b2 = np.full((3, 4), 0.5, np.float32), np.arange(3, dtype=np.float32)
+    layers = probing.Sequential((("Linear", W1, b1), ("ReLU",), ("Linear", W2, b2)))
+    model = decode_input(json.loads(json.dumps(probing.encode_input(layers))))
+    assert isinstance(model, torch.nn.Sequential) and len(model) == 3
+    with torch.no_grad():
+        out = model(torch.tensor([[1.0, -3.0]]))
+    assert np.allclose(out.numpy(), [[0.0, 1.0, 2.0]])
+
+
+@pytest.mark.parametrize("data,why", [
+    ({"__tensor__": encode(np.zeros(2)), "requires_grad": "yes"}, "unknown"),
+    ({"__sequential__": [{"layer": "Conv3d"}]}, "unknown layer"),
+    ({"__sequential__": [{"layer": "ReLU", "inplace": True}]}, "malformed"),
+    ({"__sequential__": [{"layer": "Linear", "weight": encode(np.zeros((2, 3))), "bias": encode(np.zeros(3))}]},
+     "malformed"),
+    ({"__module__": "Net", "state": {"w": {"__pickle__": "x"}}}, "malformed"),
+    ({"__module__": "Net", "state": [1]}, "unknown"),
+    ({"__module__": "Net", "state": {"w": [1.0]}}, "malformed"),
+    ({"__tensor__": [1.0], "requires_grad": False}, "malformed"),
+])
+def test_malformed_torch_data_is_refused(data, why):
+    pytest.importorskip("torch")
+    with pytest.raises(ProbeDataError, match=why):
+        decode_input(data)
+
+
+@pytest.mark.parametrize("value", [probing.Generator(3), probing.Tensor(np.zeros(2)),
+                                   probing.Sequential((("ReLU",),)),
+                                   probing.TestFunction("cubic", {"c": np.ones(2)})])
+def test_the_kernel_cannot_send_back_what_only_a_plan_may_hold(value):
+    data = probing.encode_input(value)
+    decode_input(data)
+    with pytest.raises(ProbeDataError, match="unknown"):
+        decode(data)
+
+
+class TinyNet:
+    """Stands for a student's nn.Module class: instantiated, then called (see call_result)."""
+
+    def __init__(self, scale):
+        import torch
+        self.weight = torch.rand(1).item() * scale
+
+    def __call__(self, x):
+        return x * self.weight
+
+
+def test_a_call_can_seed_torch_call_its_result_and_send_a_gradient():
+    torch = pytest.importorskip("torch")
+    x = np.array([1.0, 2.0], dtype=np.float32)
+    plan = Call("TinyNet", (3.0,), torch_seed=11, call_result=(probing.Tensor(x),)).to_plan()
+    record = kernel_side.run_call(json.loads(json.dumps(plan)), {"TinyNet": TinyNet})
+    torch.manual_seed(11)
+    assert np.allclose(decode(record["result_value"]), x * torch.rand(1).item() * 3.0)
+
+    def square_sum(t, y):
+        return (t ** 2).sum()
+    plan = Call("f", (probing.Tensor(x, requires_grad=True), probing.Tensor(x)), grad_of=(0, 1)).to_plan()
+    record = kernel_side.run_call(json.loads(json.dumps(plan)), {"f": square_sum})
+    grads = decode(record["grads"])
+    assert np.allclose(grads[0], 2 * x) and grads[1] is None
+    plan = Call("f", (probing.Tensor(x, requires_grad=True), probing.Tensor(x)), grad_of=(0,)).to_plan()
+    record = kernel_side.run_call(json.loads(json.dumps(plan)), {"f": lambda t, y: (t ** 2).sum().detach()})
+    assert "pas un tenseur scalaire" in record["grads"]
 
 
 # ----------------------------------------------------------------- the decorator's duties
@@ -363,3 +447,144 @@ def test_the_message_names_the_mistake(name):
     assert set(failed) == set(mutant.breaks)
     for gid in mutant.breaks:
         assert HINTS_01[name] in failed[gid], f"{gid}: {failed[gid]}"
+
+
+# An independent correct solution of 03, written differently from the reference: logsumexp
+# instead of the max shift, a backward that does not call cross_entropy_grad, new dicts in
+# train, losses as an array, SpiralNet built on nn.Sequential, nll through F.cross_entropy.
+INDEPENDENT_03 = '''
+import numpy as np
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+def softmax(S):
+    S = S - np.max(S, axis=-1, keepdims=True)
+    return np.exp(S) / np.sum(np.exp(S), axis=-1, keepdims=True)
+
+def one_hot(y, K):
+    return (np.asarray(y)[:, None] == np.arange(K)[None, :]).astype(float)
+
+def _log_softmax(S):
+    m = S.max(axis=1, keepdims=True)
+    return S - (m + np.log(np.exp(S - m).sum(axis=1, keepdims=True)))
+
+def cross_entropy(S, y):
+    return -_log_softmax(S)[np.arange(len(y)), y].sum() / len(y)
+
+def cross_entropy_grad(S, y):
+    G = softmax(S)
+    G[np.arange(len(y)), y] -= 1
+    return G / len(y)
+
+def hinge_loss(S, y, delta=1.0):
+    correct = np.take_along_axis(S, np.asarray(y)[:, None], axis=1)
+    m = np.clip(S - correct + delta, 0, None)
+    return (m.sum() - delta * len(y)) / len(y)
+
+def hinge_grad(S, y, delta=1.0):
+    correct = np.take_along_axis(S, np.asarray(y)[:, None], axis=1)
+    active = (S - correct + delta > 0) & (np.arange(S.shape[1])[None, :] != np.asarray(y)[:, None])
+    G = active.astype(float)
+    G[np.arange(len(y)), y] = -active.sum(axis=1)
+    return G / len(y)
+
+def relu(Z):
+    return Z * (Z > 0)
+
+def init_params(d, K, rng):
+    rng = np.random.default_rng(rng)
+    return {"W1": rng.standard_normal((2, d)), "b1": np.zeros((1, d)),
+            "W2": rng.standard_normal((d, K)) / np.sqrt(d), "b2": np.zeros((1, K))}
+
+def forward(X, params, activation="tanh"):
+    Z1 = np.dot(X, params["W1"]) + params["b1"]
+    A1 = relu(Z1) if activation == "relu" else np.tanh(Z1)
+    S = np.dot(A1, params["W2"]) + params["b2"]
+    return S, dict(Z1=Z1, A1=A1, S=S)
+
+def backward(X, y, params, cache, activation="tanh"):
+    dS = softmax(cache["S"]) - one_hot(y, cache["S"].shape[1])
+    dS /= X.shape[0]
+    dA1 = dS.dot(params["W2"].T)
+    dZ1 = dA1 * (cache["Z1"] > 0) if activation == "relu" else dA1 * (1 - np.tanh(cache["Z1"]) ** 2)
+    return {"W2": cache["A1"].T.dot(dS), "b2": dS.sum(0).reshape(1, -1),
+            "W1": X.T.dot(dZ1), "b1": dZ1.sum(0).reshape(1, -1)}
+
+def predict(X, params, activation="tanh"):
+    return np.argmax(forward(X, params, activation)[0], axis=1)
+
+def train(X, y, d=30, lr=1.0, n_iter=1000, activation="tanh", rng=None):
+    params = init_params(d, len(np.unique(y)), rng)
+    losses = np.zeros(0)
+    for t in range(n_iter):
+        S, cache = forward(X, params, activation)
+        if t % 100 == 0:
+            losses = np.append(losses, cross_entropy(S, y))
+        grads = backward(X, y, params, cache, activation)
+        params = {k: params[k] - lr * grads[k] for k in params}
+    return params, losses
+
+class SpiralNet(nn.Module):
+    def __init__(self, d, n_classes=3):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(2, d), nn.ReLU(), nn.Linear(d, n_classes))
+
+    def forward(self, x):
+        return self.net(x)
+
+def train_torch(model, X, y, lr=0.5, n_epochs=300, loss_fn=None):
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    losses = []
+    for epoch in range(n_epochs):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(X), y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+def nll_from_scores(S, y):
+    return F.cross_entropy(S, y)
+'''
+
+
+def test_an_independent_correct_solution_of_03_gets_every_check():
+    pytest.importorskip("torch")
+    namespace: dict = {}
+    exec(INDEPENDENT_03, namespace)
+    functions = {k: v for k, v in namespace.items() if callable(v)}
+    for seed in range(3):
+        assert _failed("03_spiral_softmax", functions, seed) == {}, f"seed {seed}"
+
+
+# The message a mistake of 03 gets names it.
+HINTS_03 = {
+    "softmax_no_max_subtraction": "soustrayez à chaque LIGNE son maximum",
+    "softmax_wrong_axis": "mauvais axe",
+    "one_hot_whole_columns": "exactement un 1 par ligne",
+    "ce_sum_instead_of_mean": "facteur 1/N oublié",
+    "ce_log_of_softmax": "log(softmax) donne log(0)",
+    "ce_grad_wrong_sign": "signe",
+    "hinge_counts_true_class": "la bonne classe est comptée",
+    "hinge_grad_missing_count": "∂L/∂s_y",
+    "relu_uses_np_max": "np.maximum, pas np.max",
+    "dW2_transposed": "transposée",
+    "db1_no_keepdims": "forme",
+    "predict_wrong_axis": "argmax",
+    "train_update_plus": "monte le long du gradient",
+    "train_zero_init": "la symétrie entre neurones",
+    "net_softmax_output": "renvoyez les scores bruts",
+    "train_torch_softmax_before_ce": "softmax appliquée avant CrossEntropyLoss",
+    "nll_log_of_softmax": "utilisez F.log_softmax",
+    "nll_wrong_dim": "axe des classes",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HINTS_03))
+def test_the_message_names_the_mistake_in_03(name):
+    [mutant] = [m for m in catalogue("03_spiral_softmax") if m.name == name]
+    failed = _failed("03_spiral_softmax", _functions("03_spiral_softmax", mutant), seed=7)
+    assert set(failed) == set(mutant.breaks)
+    for gid in mutant.breaks:
+        assert HINTS_03[name] in failed[gid], f"{gid}: {failed[gid]}"

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nncourse.checks import CheckFailed, fail
-from nncourse.probe import ProbeDataError, decode, encode
+from nncourse.probe import ModuleState, ProbeDataError, decode, encode  # noqa: F401 - ModuleState for checks
 
 SEED_ENV_VAR = "NNCOURSE_TEST_SEED"
 REGISTRY: dict[str, dict] = {}      # checks module name -> {grade_id: check function}
@@ -48,6 +48,10 @@ class Call:
     (traced too when also named in ``trace``).
     ``judge_errors``: the check reads this call's error itself (by default an error fails the
     check at once, « pas encore écrite » for NotImplementedError).
+    ``torch_seed``: ``torch.manual_seed`` before the call. ``call_result``: arguments to call
+    what ``fn`` returned with, under ``no_grad`` (a class, then its instance); its value comes
+    back as ``Result.result_value``. ``grad_of``: indices of tensor arguments whose gradient
+    of the scalar result comes back as ``Result.grads`` (a French reason instead if none).
     """
     fn: str
     args: tuple = ()
@@ -56,12 +60,22 @@ class Call:
     trace: dict = field(default_factory=dict)
     stub: dict = field(default_factory=dict)
     judge_errors: bool = False
+    torch_seed: int | None = None
+    call_result: tuple | None = None
+    grad_of: tuple = ()
 
     def to_plan(self) -> dict:
-        return {"fn": self.fn, "args": [encode_input(a) for a in self.args],
+        plan = {"fn": self.fn, "args": [encode_input(a) for a in self.args],
                 "kwargs": {k: encode_input(v) for k, v in self.kwargs.items()},
                 "watch": list(self.watch), "trace": self.trace,
                 "stub": {k: encode_input(v) for k, v in self.stub.items()}}
+        if self.torch_seed is not None:
+            plan["torch_seed"] = int(self.torch_seed)
+        if self.call_result is not None:
+            plan["call_result"] = [encode_input(a) for a in self.call_result]
+        if self.grad_of:
+            plan["grad_of"] = [int(i) for i in self.grad_of]
+        return plan
 
 
 @dataclass(frozen=True)
@@ -77,24 +91,51 @@ class TestFunction:
     params: dict
 
 
+@dataclass(frozen=True, eq=False)
+class Tensor:
+    """An argument the kernel receives as a torch tensor (of ``array``'s dtype: pass float32
+    or int64 arrays)."""
+    array: np.ndarray
+    requires_grad: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class Sequential:
+    """An argument the kernel receives as ``nn.Sequential`` of the given layers:
+    ``("Linear", weight (out, in), bias (out,))``, ``("ReLU",)``, ``("Tanh",)``, ... The
+    weights are the grader's, so it can replay from the same start."""
+    layers: tuple
+
+
 def encode_input(value):
     if isinstance(value, Generator):
         return {"__rng__": int(value.seed)}
     if isinstance(value, TestFunction):
         return {"__function__": value.name, "params": encode(value.params)}
+    if isinstance(value, Tensor):
+        return {"__tensor__": encode(np.asarray(value.array)), "requires_grad": bool(value.requires_grad)}
+    if isinstance(value, Sequential):
+        return {"__sequential__": [
+            {"layer": "Linear", "weight": encode(np.asarray(layer[1], dtype=np.float32)),
+             "bias": encode(np.asarray(layer[2], dtype=np.float32))} if layer[0] == "Linear"
+            else {"layer": layer[0]} for layer in value.layers]}
     return encode(value)
 
 
 @dataclass
 class Result:
     """What one call gave back: ``value`` (decoded data), ``after`` (watched arguments),
-    ``traces`` (name -> {"calls": [{"args": {...}, "value": ...}], "count": n, "errors": n})."""
+    ``traces`` (name -> {"calls": [{"args": {...}, "value": ...}], "count": n, "errors": n}),
+    ``result_value`` (see ``Call.call_result``), ``grads`` (list, or the French reason there
+    is none; see ``Call.grad_of``). An ``nn.Module`` comes back as ``ModuleState``."""
     fn: str
     value: object = None
     error: str | None = None
     message: str = ""
     after: list = field(default_factory=list)
     traces: dict = field(default_factory=dict)
+    result_value: object = None
+    grads: object = None
 
 
 def check(grade_id: str):
@@ -159,6 +200,10 @@ class Pending:
             after = decode(raw.get("after") or [])
             r.after = after if isinstance(after, list) else []
             r.traces = read_traces(raw.get("traces") or {}, call.trace)
+            r.result_value = decode(raw.get("result_value"))
+            r.grads = decode(raw.get("grads"))
+            if r.grads is not None and not isinstance(r.grads, (list, str)):
+                raise ProbeDataError("malformed gradients")
             results.append(r)
         return results
 

@@ -1,8 +1,8 @@
 """Wrong answers for assignment 03 (softmax, hinge loss, two-layer network on the spiral).
 
-Each hidden check tests one function with the reference versions of the notebook functions
-it calls (see ``checks.spiral_softmax.reference_helpers``), so most mistakes cost exactly
-one test cell.
+Each hidden check tests one function: the notebook functions it calls get the grader's
+values as stubs, or the training loop is judged by its consequences with errors carried
+forward (see ``checks.spiral_softmax``), so most mistakes cost exactly one test cell.
 """
 
 from . import Mutant
