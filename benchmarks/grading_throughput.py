@@ -64,12 +64,16 @@ def main(argv=None) -> int:
     ap.add_argument("-n", type=int, default=24, help="submissions in the synthetic cohort (default 24)")
     ap.add_argument("-w", "--workers", type=int, action="append", help="worker counts (default 1, 2, 4 up to the cores)")
     ap.add_argument("-a", "--assignment", action="append", help="assignments (default: 01 to 04)")
+    ap.add_argument("--threads", type=int, help="threads per kernel, the same for every worker count "
+                    "(default: cores ÷ workers, so one worker's kernel gets them all)")
     args = ap.parse_args(argv)
+    config = course.load_config(Sandbox={"threads": args.threads}) if args.threads else None
     cores = os.cpu_count() or 1
     workers = args.workers or [w for w in (1, 2, 4, 8, 16) if w <= cores]
     assignments = args.assignment or course.assignments()[:4]
     os.environ.setdefault("NNCOURSE_DATA", str(REPO.parent / "shared" / "datasets"))
-    print(f"{args.n} submissions of {', '.join(assignments)}; {cores} cores; load average "
+    print(f"{args.n} submissions of {', '.join(assignments)}; {cores} cores; "
+          f"threads per kernel {args.threads or 'cores ÷ workers'}; load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
     base = Path(tempfile.mkdtemp(prefix="nncourse-bench-"))
@@ -81,7 +85,7 @@ def main(argv=None) -> int:
             shutil.copytree(base / "prepared", workdir)
             n = write_cohort(workdir, assignments, args.n)
             t0 = time.monotonic()
-            outcomes = grading.grade_all(workdir, assignments, progress=False, jobs=w)
+            outcomes = grading.grade_all(workdir, assignments, config=config, progress=False, jobs=w)
             wall = time.monotonic() - t0
             bad = [o for o in outcomes if o.status != "ok"]
             rows.append({"workers": w, "n": n, "wall": wall, "per_min": n / wall * 60,
