@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from pathlib import Path
 
 import nbformat
@@ -80,7 +81,9 @@ class SandboxedExecute(Execute):
         assignment = resources.get("nbgrader", {}).get("assignment", "")
         sandbox = Sandbox(parent=self)
         files = handed_in_files(folder, sandbox.submission_files.get(assignment, []), sandbox.submission_file_bytes)
+        t0 = time.monotonic()
         pending = plan_checks(nb, assignment)
+        planning = time.monotonic() - t0
         with tempfile.TemporaryDirectory(prefix="nncourse-nb-") as tmp:
             path = Path(tmp) / "notebook.ipynb"
             nbformat.write(nb, str(path))
@@ -89,7 +92,9 @@ class SandboxedExecute(Execute):
                 "notebook_timeout": self.notebook_timeout, "extra_arguments": list(self.extra_arguments)},
                 plans=plans_json(pending), in_kernel_checks=needs_in_kernel_checks(nb))
         report = merge(nb, run, given_cells(resources))
+        t0 = time.monotonic()
         apply_verdicts(nb, pending, report)
+        report["verdict_seconds"] = round(planning + time.monotonic() - t0, 2)
         for entry in report["tampering"]:
             flag(report, "suspected tampering", f"suspected tampering: {entry}")
         name = resources.get("unique_key") or resources.get("nbgrader", {}).get("notebook") or "notebook"

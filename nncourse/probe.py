@@ -23,6 +23,7 @@ its scalar result with respect to tensor arguments (``grad_of``).
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import inspect
 import json
@@ -253,6 +254,22 @@ def probe(check: str, **functions) -> None:
     publish_display_data({MIME: {"check": check, "nonce": plan["nonce"], "results": results}})
 
 
+@contextlib.contextmanager
+def _torch_threads(n):
+    """torch's intra-op threads set to ``n`` while inside (tiny networks train much faster on
+    one thread than on several spinning on a busy machine)."""
+    if not n:
+        yield
+        return
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def run_call(call: dict, functions: dict) -> dict:
     """One call of the plan: its value (or error), the watched arguments after it, traces."""
     fn = functions.get(call["fn"])
@@ -262,7 +279,7 @@ def run_call(call: dict, functions: dict) -> dict:
     kwargs = {k: decode_input(v) for k, v in call.get("kwargs", {}).items()}
     traces = {name: {"calls": [], "count": 0, "errors": 0} for name in call.get("trace", {})}
     record: dict = {}
-    with _patched(fn, call.get("stub", {}), call.get("trace", {}), traces):
+    with _patched(fn, call.get("stub", {}), call.get("trace", {}), traces), _torch_threads(call.get("torch_threads")):
         try:
             if call.get("torch_seed") is not None:
                 import torch

@@ -52,6 +52,7 @@ class Call:
     what ``fn`` returned with, under ``no_grad`` (a class, then its instance); its value comes
     back as ``Result.result_value``. ``grad_of``: indices of tensor arguments whose gradient
     of the scalar result comes back as ``Result.grads`` (a French reason instead if none).
+    ``torch_threads``: torch's threads during the call (1 for tiny networks).
     """
     fn: str
     args: tuple = ()
@@ -63,6 +64,7 @@ class Call:
     torch_seed: int | None = None
     call_result: tuple | None = None
     grad_of: tuple = ()
+    torch_threads: int | None = None
 
     def to_plan(self) -> dict:
         plan = {"fn": self.fn, "args": [encode_input(a) for a in self.args],
@@ -75,6 +77,8 @@ class Call:
             plan["call_result"] = [encode_input(a) for a in self.call_result]
         if self.grad_of:
             plan["grad_of"] = [int(i) for i in self.grad_of]
+        if self.torch_threads:
+            plan["torch_threads"] = int(self.torch_threads)
         return plan
 
 

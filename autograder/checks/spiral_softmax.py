@@ -608,7 +608,7 @@ def train_torch_follows_sgd(rng, n_epochs=TORCH_EPOCHS):
     Xn = Xn.astype(np.float32)
     layers = _torch_layers(rng)
     [r] = yield [Call("train_torch", (Sequential(layers.layers), Tensor(Xn), Tensor(yn.astype(np.int64))),
-                      {"lr": TORCH_LR, "n_epochs": n_epochs}, watch=(0,))]
+                      {"lr": TORCH_LR, "n_epochs": n_epochs}, watch=(0,), torch_threads=1)]
     losses = _floats(r.value, n_epochs)
     X, y = torch.tensor(Xn), torch.tensor(yn, dtype=torch.int64)
     with torch.no_grad():
