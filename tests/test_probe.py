@@ -141,6 +141,113 @@ def test_a_call_can_seed_torch_call_its_result_and_send_a_gradient():
     assert "pas un tenseur scalaire" in record["grads"]
 
 
+def test_a_network_may_be_built_in_float64():
+    torch = pytest.importorskip("torch")
+    W, b = np.array([[1.0 + 1e-12, -2.0]]), np.array([0.25])
+    layers = probing.Sequential((("Linear", W, b), ("Sigmoid",)), dtype="f8")
+    data = json.loads(json.dumps(probing.encode_input(layers)))
+    assert data["dtype"] == "f8"
+    model = decode_input(data)
+    assert model[0].weight.dtype == torch.float64 and model[0].bias.dtype == torch.float64
+    assert np.array_equal(model[0].weight.detach().numpy(), W)
+    assert "dtype" not in probing.encode_input(probing.Sequential((("Linear", W, b),)))
+    assert decode_input(probing.encode_input(probing.Sequential((("Linear", W, b),))))[0].weight.dtype \
+        == torch.float32
+    for bad in ("f2", 8, None):
+        with pytest.raises(ProbeDataError, match="unknown"):
+            decode_input({**data, "dtype": bad})
+
+
+def test_facts_say_dtype_graph_and_shared_memory():
+    torch = pytest.importorskip("torch")
+    x = np.arange(6, dtype=np.float32)
+    a = probing.Tensor(np.float32(0.5) * np.ones(1, np.float32), requires_grad=True)
+
+    def f(t, w):
+        return t.view(2, 3), (t * w).sum(), t.clone().to(torch.float64), 3
+    plan = Call("f", (probing.Tensor(x), a), facts=True).to_plan()
+    record = json.loads(json.dumps(kernel_side.run_call(json.loads(json.dumps(plan)), {"f": f})))
+    pending = Pending(_facts_check, seed=1)
+    [r] = pending.read([record])
+    view, total, copy, three = r.facts["value"]
+    assert view == {"dtype": "torch.float32", "requires_grad": False, "is_leaf": True, "shares": [0],
+                    "grad_abs_max": None}
+    assert total["requires_grad"] and not total["is_leaf"] and total["shares"] == []
+    assert copy["dtype"] == "torch.float64" and copy["shares"] == [] and three is None
+    assert r.facts["args"][1] == {"dtype": "torch.float32", "requires_grad": True, "is_leaf": True, "shares": [1],
+                                  "grad_abs_max": None}
+    plan_without = Call("f", (probing.Tensor(x), a)).to_plan()
+    assert "facts" not in plan_without
+    assert "facts" not in kernel_side.run_call(json.loads(json.dumps(plan_without)), {"f": f})
+
+
+def gradient_step_for_tests(a, loss, lr):
+    loss.backward()
+    with __import__("torch").no_grad():
+        a -= lr * a.grad
+    a.grad.zero_()
+
+
+@check("test_repeat")
+def _repeat_check(rng):
+    """A repeated call (a check for these tests)."""
+    yield [Call("step", (), repeat=2)]
+
+
+def test_a_call_can_be_repeated_on_the_same_objects_with_a_loss_rebuilt_each_time():
+    pytest.importorskip("torch")
+    c, t = np.array([2.0, 1.0], np.float32), np.array([1.0, -1.0], np.float32)
+    a = probing.Tensor(np.float32(0.5), requires_grad=True)
+    call = Call("step", (a, probing.Of("quadratic_loss", 0, {"c": c, "t": t}), 0.1),
+                watch=(0,), facts=True, repeat=3)
+    record = json.loads(json.dumps(kernel_side.run_call(json.loads(json.dumps(call.to_plan())),
+                                                        {"step": gradient_step_for_tests})))
+    pending = Pending(_repeat_check, seed=1)
+    pending.calls = [call]
+    [r] = pending.read([record])
+    value = 0.5
+    for k, after in enumerate([r.after] + [x.after for x in r.again]):
+        value = value - 0.1 * float(np.sum(2 * c * (c * value - t)))
+        assert np.isclose(after[0], value, rtol=1e-6), k
+    assert len(r.again) == 2 and r.again[-1].facts["args"][0]["grad_abs_max"] == 0.0
+    record["again"].append({"value": None})
+    with pytest.raises(ProbeDataError, match="repeated"):
+        pending.read([record])
+    bad = dict(call.to_plan(), args=[call.to_plan()["args"][0], {"__of__": "os.system", "arg": 0, "params": {}}])
+    assert "ProbeDataError" == kernel_side.run_call(bad, {"step": gradient_step_for_tests})["error"]
+
+
+def test_the_gradient_of_a_sum_for_a_vector_result():
+    pytest.importorskip("torch")
+    x = np.array([1.0, 2.0, 3.0], np.float32)
+    plan = Call("f", (probing.Tensor(x, requires_grad=True),), grad_of=(0,), grad_sum=True).to_plan()
+    record = kernel_side.run_call(json.loads(json.dumps(plan)), {"f": lambda t: t ** 2})
+    assert np.allclose(decode(record["grads"])[0], 2 * x)
+    plan = Call("f", (probing.Tensor(x, requires_grad=True),), grad_of=(0,)).to_plan()
+    assert "pas un tenseur scalaire" in kernel_side.run_call(plan, {"f": lambda t: t ** 2})["grads"]
+
+
+@check("test_facts")
+def _facts_check(rng):
+    """A call asking for facts (a check for these tests)."""
+    yield [Call("f", (), facts=True)]
+
+
+@pytest.mark.parametrize("raw", [
+    [], {"value": []}, {"value": [], "args": [], "x": 1}, {"value": [1], "args": []},
+    {"value": [{"dtype": "f", "requires_grad": 1, "is_leaf": True, "shares": [], "grad_abs_max": None}], "args": []},
+    {"value": [{"dtype": "f", "requires_grad": True, "is_leaf": True, "shares": [True], "grad_abs_max": None}],
+     "args": []},
+    {"value": [{"dtype": "f", "requires_grad": True, "is_leaf": True, "shares": [], "grad_abs_max": "0"}],
+     "args": []},
+    {"value": [{"dtype": "f", "requires_grad": True, "is_leaf": True, "shares": []}], "args": []},
+    {"value": [None] * 17, "args": []},
+])
+def test_malformed_facts_are_refused(raw):
+    with pytest.raises(ProbeDataError, match="facts"):
+        probing.read_facts(raw)
+
+
 # ----------------------------------------------------------------- the decorator's duties
 @check("test_square")
 def square_check(rng):
