@@ -169,7 +169,7 @@ def _decode_array(data: dict) -> np.ndarray:
 
 def _tensor(array: np.ndarray, requires_grad: bool = False):
     import torch
-    t = torch.from_numpy(np.ascontiguousarray(array))
+    t = torch.from_numpy(np.ascontiguousarray(array).reshape(array.shape))   # a 0-d array stays 0-d
     return t.requires_grad_(True) if requires_grad and t.is_floating_point() else t
 
 
