@@ -20,7 +20,7 @@ from autograder.submissions import strip_solution_markers
 from nncourse import probe as kernel_side
 from nncourse.probe import MIME, ProbeDataError, decode, decode_input, encode
 
-PROBED = ["01_moons_numpy", "03_spiral_softmax"]      # assignments whose hidden checks are probe and verdict
+PROBED = ["01_moons_numpy", "02_moons_pytorch", "03_spiral_softmax"]      # assignments whose hidden checks are probe and verdict
 
 
 # ---------------------------------------------------------------------------- the format
@@ -64,6 +64,8 @@ def test_tensors_go_in_and_modules_come_back_as_state_dicts():
     t = decode_input(json.loads(json.dumps(probing.encode_input(probing.Tensor(x, requires_grad=True)))))
     assert isinstance(t, torch.Tensor) and t.dtype == torch.float32 and t.requires_grad
     assert torch.equal(t.detach(), torch.from_numpy(x))
+    scalar = decode_input(probing.encode_input(probing.Tensor(np.array(0.5, dtype=np.float32), requires_grad=True)))
+    assert scalar.shape == () and scalar.requires_grad
     labels = decode_input(probing.encode_input(probing.Tensor(np.array([2, 0], dtype=np.int64))))
     assert labels.dtype == torch.int64 and not labels.requires_grad
     linear = torch.nn.Linear(3, 2)
