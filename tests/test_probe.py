@@ -697,3 +697,160 @@ def test_the_message_names_the_mistake_in_03(name):
     assert set(failed) == set(mutant.breaks)
     for gid in mutant.breaks:
         assert HINTS_03[name] in failed[gid], f"{gid}: {failed[gid]}"
+
+
+# An independent correct solution of 02, written differently from the reference: reshape
+# instead of view, clamp instead of minimum, a returned a (the same tensor), grads through
+# torch.autograd.grad on named layers, an SGD loop with set_to_none, MoonsNet on
+# nn.Sequential, predictions by rounding.
+INDEPENDENT_02 = '''
+import numpy as np
+import torch
+from torch import nn
+
+def to_float_tensor(values):
+    return torch.as_tensor(np.array(values), dtype=torch.float32)
+
+def as_matrix_view(t, n_rows):
+    return t.reshape(n_rows, t.numel() // n_rows)
+
+def row_and_column(A, i, j):
+    return A[i].clone(), A[:, j].clone()
+
+def outer_sum(u, v):
+    return u[:, None] + v[None, :]
+
+def center_columns(A):
+    return A - A.sum(0) / A.shape[0]
+
+def grad_f(x0, x1):
+    x = torch.tensor([float(x0), float(x1)], dtype=torch.float64, requires_grad=True)
+    f = (2 * x[0] + 5 * x[1]) * (3 * x[0] * x[1])
+    (g,) = torch.autograd.grad(f, x)
+    return float(g[0]), float(g[1])
+
+def neq_model(x, y, a):
+    return torch.clamp(a * (x - y).abs(), max=1.0)
+
+def neq_loss_loop(a, X, ref):
+    terms = [(neq_model(X[i, 0], X[i, 1], a) - ref[i]) ** 2 for i in range(len(X))]
+    return torch.stack(terms).sum()
+
+def neq_loss_vectorized(a, X, ref):
+    return ((neq_model(X[:, 0], X[:, 1], a) - ref) ** 2).sum()
+
+def gradient_step(a, loss, lr):
+    loss.backward()
+    with torch.no_grad():
+        a.sub_(lr * a.grad)
+        a.grad.zero_()
+    return a
+
+def train_neq(X, ref, a0, lr, n_iter):
+    a = torch.tensor(float(a0), requires_grad=True)
+    losses = []
+    for _ in range(n_iter):
+        loss = neq_loss_vectorized(a, X, ref)
+        losses.append(float(loss))
+        gradient_step(a, loss, lr)
+    return float(a), losses
+
+def to_tensors(X, y):
+    return torch.from_numpy(np.asarray(X, dtype=np.float32)), torch.from_numpy(np.asarray(y, dtype=np.float32)[:, None])
+
+def build_model(d):
+    model = nn.Sequential()
+    model.append(nn.Linear(2, d))
+    model.append(nn.Tanh())
+    model.append(nn.Linear(d, 1))
+    model.append(nn.Sigmoid())
+    return model
+
+def autograd_gradients(model, X, y):
+    loss = nn.functional.binary_cross_entropy(model(X), y)
+    W1, b1, W2, b2 = torch.autograd.grad(loss, [model[0].weight, model[0].bias, model[2].weight, model[2].bias])
+    return dict(W1=W1, b1=b1, W2=W2, b2=b2)
+
+def train_manual(model, X, y, lr, n_epochs):
+    losses = []
+    for _ in range(n_epochs):
+        for p in model.parameters():
+            p.grad = None
+        loss = nn.functional.binary_cross_entropy(model(X), y)
+        loss.backward()
+        losses.append(loss.detach().item())
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(p.grad, alpha=-lr)
+    return losses
+
+def train_sgd(model, X, y, lr, n_epochs):
+    opt = torch.optim.SGD(model.parameters(), lr)
+    losses = []
+    for _ in range(n_epochs):
+        opt.zero_grad(set_to_none=True)
+        loss = nn.BCELoss()(model(X), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+class MoonsNet(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(2, d), nn.Tanh(), nn.Linear(d, 1))
+
+    def forward(self, x):
+        return torch.sigmoid(self.layers(x))
+
+def accuracy(model, X, y):
+    with torch.no_grad():
+        return float((model(X).round() == y).double().mean())
+
+def predict(model, points):
+    with torch.no_grad():
+        return model(torch.as_tensor(points, dtype=torch.float32)).round().long().numpy()[:, 0]
+'''
+
+
+def test_an_independent_correct_solution_of_02_gets_every_check():
+    pytest.importorskip("torch")
+    namespace: dict = {}
+    exec(INDEPENDENT_02, namespace)
+    functions = {k: v for k, v in namespace.items() if callable(v)}
+    for seed in range(3):
+        assert _failed("02_moons_pytorch", functions, seed) == {}, f"seed {seed}"
+
+
+# The message a mistake of 02 gets names it, in the test of the function it is in (a mistake
+# that also breaks a later test through the student's own function gets the general hint there).
+HINTS_02 = {
+    "float_tensor_int_dtype": "précisez dtype=torch.float32",
+    "view_is_copy": "renvoie une copie, pas une vue",
+    "row_column_swapped": "la colonne j de A est A[:, j]",
+    "outer_sum_wrong_orientation": "orientation inversée",
+    "center_rows": "ce sont les lignes qui ont été centrées",
+    "neq_python_min": "torch.minimum",
+    "neq_loss_loop_item": "ne dépend plus de a pour autograd",
+    "step_no_zero_grad": "a.grad n'est pas remis à zéro",
+    "step_plus": "le signe de la mise à jour est inversé",
+    "to_tensors_flat_y": "reshape(-1, 1)",
+    "model_no_sigmoid": "la Sigmoid finale manque",
+    "model_hardcoded_10": "avec le d donné",
+    "grads_no_zero_grad": "les gradients s'accumulent",
+    "manual_plus": "mauvais sens",
+    "manual_no_zero_grad": "zero_grad() oublié",
+    "net_no_sigmoid": "la Sigmoid finale manque",
+    "accuracy_threshold_logits": "toutes les prédictions valent 1",
+    "predict_no_ravel": "aplatissez",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HINTS_02))
+def test_the_message_names_the_mistake_in_02(name):
+    [mutant] = [m for m in catalogue("02_moons_pytorch") if m.name == name]
+    failed = _failed("02_moons_pytorch", _functions("02_moons_pytorch", mutant), seed=7)
+    assert set(failed) == set(mutant.breaks)
+    own = [gid for gid in mutant.breaks if gid == f"test_{mutant.cell}"] or mutant.breaks
+    for gid in own:
+        assert HINTS_02[name] in failed[gid], f"{gid}: {failed[gid]}"
