@@ -37,8 +37,9 @@ LR = 2.0
 N_EPOCHS = 1000
 # Calibration of the reference training on the training moons, fresh moons + init per seed
 # (old in-kernel check, seeds 0..399): D=20, LR=2.0, 1000 epochs: min 0.930, median 1.000
-# (399/400 runs >= 0.97). Held-out accuracy: see calibration() (same threshold, fallback on
-# the reference run from the same weights).
+# (399/400 runs >= 0.97). Held-out accuracy now (calibration(), graded init, seeds 0..39):
+# min 0.985, median 1.000, 0 below the threshold; fallback on the reference run from the
+# same weights for the rare bad initialisation.
 ACCURACY_THRESHOLD = 0.95
 ACCURACY_SLACK = 0.02
 
