@@ -17,7 +17,9 @@ PyTorch (imported only when a plan uses it): the grader's inputs may be tensors
 an ``nn.Module`` comes back as its type name and state dict (``{"__module__": name, "state": ...}``).
 A call may also seed torch first (``torch_seed``), call what it returned on inputs under
 ``no_grad`` (``call_result``: instantiate a class, then run it), or send back the gradient of
-its scalar result with respect to tensor arguments (``grad_of``).
+its scalar result with respect to tensor arguments (``grad_of``), or send back facts about the
+tensors it returned and received (``facts``: dtype, requires_grad, is_leaf, shared memory).
+A network may be built in float64 (``{"__sequential__": [...], "dtype": "f8"}``).
 """
 
 from __future__ import annotations
@@ -140,9 +142,10 @@ def decode(data, depth: int = 0, inputs: bool = False):
         return TEST_FUNCTIONS[data["__function__"]](**decode(data["params"], depth + 1))
     if set(data) == {"__tensor__", "requires_grad"} and isinstance(data["requires_grad"], bool):
         return _tensor(_decode_array(data["__tensor__"]), data["requires_grad"])
-    if set(data) == {"__sequential__"} and isinstance(data["__sequential__"], list) \
-            and len(data["__sequential__"]) <= 100:
-        return _sequential(data["__sequential__"])
+    if set(data) in ({"__sequential__"}, {"__sequential__", "dtype"}) \
+            and isinstance(data["__sequential__"], list) and len(data["__sequential__"]) <= 100 \
+            and data.get("dtype", "f4") in ("f4", "f8"):
+        return _sequential(data["__sequential__"], data.get("dtype", "f4"))
     raise ProbeDataError(f"unknown entry {sorted(data)[:3]}")
 
 
@@ -167,16 +170,18 @@ def _decode_array(data: dict) -> np.ndarray:
 
 def _tensor(array: np.ndarray, requires_grad: bool = False):
     import torch
-    t = torch.from_numpy(np.ascontiguousarray(array))
+    t = torch.from_numpy(np.ascontiguousarray(array).reshape(array.shape))   # a 0-d array stays 0-d
     return t.requires_grad_(True) if requires_grad and t.is_floating_point() else t
 
 
 LAYERS = {"Linear", "ReLU", "Tanh", "Sigmoid", "Flatten"}   # what a grader's network may use
 
 
-def _sequential(layers: list):
-    """``nn.Sequential`` of the described layers, Linear ones with the given weights (float32)."""
+def _sequential(layers: list, dtype: str = "f4"):
+    """``nn.Sequential`` of the described layers, Linear ones with the given weights (float32,
+    or float64 when ``dtype`` is "f8")."""
     import torch
+    np_dtype = DTYPES[dtype]
     modules = []
     for spec in layers:
         if not isinstance(spec, dict) or spec.get("layer") not in LAYERS:
@@ -192,9 +197,11 @@ def _sequential(layers: list):
         if weight.ndim != 2 or bias.shape != (weight.shape[0],):
             raise ProbeDataError("malformed layer")
         linear = torch.nn.Linear(weight.shape[1], weight.shape[0])
+        if np_dtype is np.float64:
+            linear = linear.double()
         with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(weight.astype(np.float32)))
-            linear.bias.copy_(torch.from_numpy(bias.astype(np.float32)))
+            linear.weight.copy_(torch.from_numpy(weight.astype(np_dtype)))
+            linear.bias.copy_(torch.from_numpy(bias.astype(np_dtype)))
         modules.append(linear)
     return torch.nn.Sequential(*modules)
 
@@ -271,11 +278,16 @@ def _torch_threads(n):
 
 
 def run_call(call: dict, functions: dict) -> dict:
-    """One call of the plan: its value (or error), the watched arguments after it, traces."""
+    """One call of the plan: its value (or error), the watched arguments after it, traces.
+
+    ``repeat`` (2 to 5): the call is made again on the same argument objects (a tensor, a
+    network carry over), arguments computed from another one (``{"__of__": ...}``) rebuilt
+    first; each further call's value, watched arguments and facts come back in ``again``."""
     fn = functions.get(call["fn"])
     if fn is None:
         return {"error": "NameError", "message": f"{call['fn']} n'a pas été donnée au test"}
-    args = [decode_input(a) for a in call.get("args", [])]
+    raw_args = call.get("args", [])
+    args = [None if _derived(a) else decode_input(a) for a in raw_args]
     kwargs = {k: decode_input(v) for k, v in call.get("kwargs", {}).items()}
     traces = {name: {"calls": [], "count": 0, "errors": 0} for name in call.get("trace", {})}
     record: dict = {}
@@ -284,31 +296,107 @@ def run_call(call: dict, functions: dict) -> dict:
             if call.get("torch_seed") is not None:
                 import torch
                 torch.manual_seed(int(call["torch_seed"]))
+            _derive(raw_args, args)
             value = fn(*args, **kwargs)
             record["value"] = encode(value)
             if "call_result" in call:       # e.g. instantiate the class, then run the instance
                 import torch
                 with torch.no_grad():
                     record["result_value"] = encode(value(*[decode_input(a) for a in call["call_result"]]))
+            if call.get("facts"):
+                record["facts"] = _facts(value, args)
             if call.get("grad_of"):
-                record["grads"] = _gradients(value, [args[i] for i in call["grad_of"]])
+                record["grads"] = _gradients(value, [args[i] for i in call["grad_of"]], call.get("grad_sum", False))
+            if call.get("watch"):
+                record["after"] = _watched(args, call["watch"])
+            for _ in range(min(int(call.get("repeat", 1)), 5) - 1):
+                record.setdefault("again", []).append(again := {})
+                _derive(raw_args, args)
+                value = fn(*args, **kwargs)
+                again["value"] = encode(value)
+                if call.get("facts"):
+                    again["facts"] = _facts(value, args)
+                if call.get("watch"):
+                    again["after"] = _watched(args, call["watch"])
         except KeyboardInterrupt:
             raise
         except NotImplementedError:
             record["error"], record["message"] = "NotImplementedError", ""
         except BaseException as exc:  # noqa: BLE001 - the student's error is data here
             record["error"], record["message"] = type(exc).__name__[:100], str(exc)[:500]
-    if call.get("watch"):
-        record["after"] = [encode(args[i]) if isinstance(i, int) and i < len(args) else None for i in call["watch"]]
+    if call.get("watch") and "after" not in record:
+        record["after"] = _watched(args, call["watch"])
     if traces:
         record["traces"] = traces
     return record
 
 
-def _gradients(value, tensors: list):
-    """The gradient of the scalar tensor ``value`` with respect to each of ``tensors`` (None
-    where it does not depend on one); a string saying why when there is none at all."""
+def _watched(args: list, watch: list) -> list:
+    return [encode(args[i]) if isinstance(i, int) and i < len(args) else None for i in watch]
+
+
+def _derived(data) -> bool:
+    return isinstance(data, dict) and "__of__" in data
+
+
+def _derive(raw_args: list, args: list) -> None:
+    """Compute the arguments ``{"__of__": name, "arg": i, "params": {...}}``: the function
+    ``TENSOR_FUNCTIONS[name]`` of the (plain) argument i, e.g. a loss built from a parameter."""
+    for k, data in enumerate(raw_args):
+        if not _derived(data):
+            continue
+        i = data.get("arg")
+        if set(data) != {"__of__", "arg", "params"} or data["__of__"] not in TENSOR_FUNCTIONS \
+                or not isinstance(i, int) or not 0 <= i < len(args) or _derived(raw_args[i]):
+            raise ProbeDataError("malformed derived argument")
+        args[k] = TENSOR_FUNCTIONS[data["__of__"]](args[i], **decode(data["params"]))
+
+
+def _quadratic_loss(a, c, t):
+    """sum((c·a − t)²) as a torch graph of ``a`` (c, t: float32 arrays)."""
     import torch
+    return torch.sum((torch.from_numpy(np.asarray(c, dtype=np.float32)) * a
+                      - torch.from_numpy(np.asarray(t, dtype=np.float32))) ** 2)
+
+
+TENSOR_FUNCTIONS = {"quadratic_loss": _quadratic_loss}
+
+
+MAX_FACTS = 16
+
+
+def _facts(value, args: list) -> dict:
+    """What the value's numbers cannot say about the tensors it holds (the value itself, or
+    the items of a tuple/list) and about the tensor arguments after the call: dtype,
+    requires_grad, is_leaf, and which arguments share its memory (a view, not a copy)."""
+    import torch
+
+    def storage(t):
+        try:
+            return t.untyped_storage().data_ptr()
+        except RuntimeError:
+            return None
+
+    def one(t):
+        if not isinstance(t, torch.Tensor):
+            return None
+        mine = storage(t)
+        grad = t.grad if t.is_leaf else None
+        return {"dtype": str(t.dtype)[:40], "requires_grad": bool(t.requires_grad), "is_leaf": bool(t.is_leaf),
+                "shares": [i for i, a in enumerate(args[:MAX_FACTS])
+                           if isinstance(a, torch.Tensor) and mine is not None and storage(a) == mine],
+                "grad_abs_max": None if grad is None else float(grad.detach().abs().max()) if grad.numel() else 0.0}
+    items = list(value)[:MAX_FACTS] if isinstance(value, (tuple, list)) else [value]
+    return {"value": [one(v) for v in items], "args": [one(a) for a in args[:MAX_FACTS]]}
+
+
+def _gradients(value, tensors: list, summed: bool = False):
+    """The gradient of the scalar tensor ``value`` (of its sum if ``summed``) with respect to
+    each of ``tensors`` (None where it does not depend on one); a string saying why when there
+    is none at all."""
+    import torch
+    if summed and isinstance(value, torch.Tensor) and value.requires_grad:
+        value = value.sum()
     if not isinstance(value, torch.Tensor) or value.numel() != 1 or not value.requires_grad:
         return "pas un tenseur scalaire relié au graphe de calcul"
     for t in tensors:

@@ -20,7 +20,7 @@ from autograder.submissions import strip_solution_markers
 from nncourse import probe as kernel_side
 from nncourse.probe import MIME, ProbeDataError, decode, decode_input, encode
 
-PROBED = ["01_moons_numpy", "03_spiral_softmax"]      # assignments whose hidden checks are probe and verdict
+PROBED = ["01_moons_numpy", "02_moons_pytorch", "03_spiral_softmax"]      # assignments whose hidden checks are probe and verdict
 
 
 # ---------------------------------------------------------------------------- the format
@@ -64,6 +64,8 @@ def test_tensors_go_in_and_modules_come_back_as_state_dicts():
     t = decode_input(json.loads(json.dumps(probing.encode_input(probing.Tensor(x, requires_grad=True)))))
     assert isinstance(t, torch.Tensor) and t.dtype == torch.float32 and t.requires_grad
     assert torch.equal(t.detach(), torch.from_numpy(x))
+    scalar = decode_input(probing.encode_input(probing.Tensor(np.array(0.5, dtype=np.float32), requires_grad=True)))
+    assert scalar.shape == () and scalar.requires_grad
     labels = decode_input(probing.encode_input(probing.Tensor(np.array([2, 0], dtype=np.int64))))
     assert labels.dtype == torch.int64 and not labels.requires_grad
     linear = torch.nn.Linear(3, 2)
@@ -139,6 +141,113 @@ def test_a_call_can_seed_torch_call_its_result_and_send_a_gradient():
     plan = Call("f", (probing.Tensor(x, requires_grad=True), probing.Tensor(x)), grad_of=(0,)).to_plan()
     record = kernel_side.run_call(json.loads(json.dumps(plan)), {"f": lambda t, y: (t ** 2).sum().detach()})
     assert "pas un tenseur scalaire" in record["grads"]
+
+
+def test_a_network_may_be_built_in_float64():
+    torch = pytest.importorskip("torch")
+    W, b = np.array([[1.0 + 1e-12, -2.0]]), np.array([0.25])
+    layers = probing.Sequential((("Linear", W, b), ("Sigmoid",)), dtype="f8")
+    data = json.loads(json.dumps(probing.encode_input(layers)))
+    assert data["dtype"] == "f8"
+    model = decode_input(data)
+    assert model[0].weight.dtype == torch.float64 and model[0].bias.dtype == torch.float64
+    assert np.array_equal(model[0].weight.detach().numpy(), W)
+    assert "dtype" not in probing.encode_input(probing.Sequential((("Linear", W, b),)))
+    assert decode_input(probing.encode_input(probing.Sequential((("Linear", W, b),))))[0].weight.dtype \
+        == torch.float32
+    for bad in ("f2", 8, None):
+        with pytest.raises(ProbeDataError, match="unknown"):
+            decode_input({**data, "dtype": bad})
+
+
+def test_facts_say_dtype_graph_and_shared_memory():
+    torch = pytest.importorskip("torch")
+    x = np.arange(6, dtype=np.float32)
+    a = probing.Tensor(np.float32(0.5) * np.ones(1, np.float32), requires_grad=True)
+
+    def f(t, w):
+        return t.view(2, 3), (t * w).sum(), t.clone().to(torch.float64), 3
+    plan = Call("f", (probing.Tensor(x), a), facts=True).to_plan()
+    record = json.loads(json.dumps(kernel_side.run_call(json.loads(json.dumps(plan)), {"f": f})))
+    pending = Pending(_facts_check, seed=1)
+    [r] = pending.read([record])
+    view, total, copy, three = r.facts["value"]
+    assert view == {"dtype": "torch.float32", "requires_grad": False, "is_leaf": True, "shares": [0],
+                    "grad_abs_max": None}
+    assert total["requires_grad"] and not total["is_leaf"] and total["shares"] == []
+    assert copy["dtype"] == "torch.float64" and copy["shares"] == [] and three is None
+    assert r.facts["args"][1] == {"dtype": "torch.float32", "requires_grad": True, "is_leaf": True, "shares": [1],
+                                  "grad_abs_max": None}
+    plan_without = Call("f", (probing.Tensor(x), a)).to_plan()
+    assert "facts" not in plan_without
+    assert "facts" not in kernel_side.run_call(json.loads(json.dumps(plan_without)), {"f": f})
+
+
+def gradient_step_for_tests(a, loss, lr):
+    loss.backward()
+    with __import__("torch").no_grad():
+        a -= lr * a.grad
+    a.grad.zero_()
+
+
+@check("test_repeat")
+def _repeat_check(rng):
+    """A repeated call (a check for these tests)."""
+    yield [Call("step", (), repeat=2)]
+
+
+def test_a_call_can_be_repeated_on_the_same_objects_with_a_loss_rebuilt_each_time():
+    pytest.importorskip("torch")
+    c, t = np.array([2.0, 1.0], np.float32), np.array([1.0, -1.0], np.float32)
+    a = probing.Tensor(np.float32(0.5), requires_grad=True)
+    call = Call("step", (a, probing.Of("quadratic_loss", 0, {"c": c, "t": t}), 0.1),
+                watch=(0,), facts=True, repeat=3)
+    record = json.loads(json.dumps(kernel_side.run_call(json.loads(json.dumps(call.to_plan())),
+                                                        {"step": gradient_step_for_tests})))
+    pending = Pending(_repeat_check, seed=1)
+    pending.calls = [call]
+    [r] = pending.read([record])
+    value = 0.5
+    for k, after in enumerate([r.after] + [x.after for x in r.again]):
+        value = value - 0.1 * float(np.sum(2 * c * (c * value - t)))
+        assert np.isclose(after[0], value, rtol=1e-6), k
+    assert len(r.again) == 2 and r.again[-1].facts["args"][0]["grad_abs_max"] == 0.0
+    record["again"].append({"value": None})
+    with pytest.raises(ProbeDataError, match="repeated"):
+        pending.read([record])
+    bad = dict(call.to_plan(), args=[call.to_plan()["args"][0], {"__of__": "os.system", "arg": 0, "params": {}}])
+    assert "ProbeDataError" == kernel_side.run_call(bad, {"step": gradient_step_for_tests})["error"]
+
+
+def test_the_gradient_of_a_sum_for_a_vector_result():
+    pytest.importorskip("torch")
+    x = np.array([1.0, 2.0, 3.0], np.float32)
+    plan = Call("f", (probing.Tensor(x, requires_grad=True),), grad_of=(0,), grad_sum=True).to_plan()
+    record = kernel_side.run_call(json.loads(json.dumps(plan)), {"f": lambda t: t ** 2})
+    assert np.allclose(decode(record["grads"])[0], 2 * x)
+    plan = Call("f", (probing.Tensor(x, requires_grad=True),), grad_of=(0,)).to_plan()
+    assert "pas un tenseur scalaire" in kernel_side.run_call(plan, {"f": lambda t: t ** 2})["grads"]
+
+
+@check("test_facts")
+def _facts_check(rng):
+    """A call asking for facts (a check for these tests)."""
+    yield [Call("f", (), facts=True)]
+
+
+@pytest.mark.parametrize("raw", [
+    [], {"value": []}, {"value": [], "args": [], "x": 1}, {"value": [1], "args": []},
+    {"value": [{"dtype": "f", "requires_grad": 1, "is_leaf": True, "shares": [], "grad_abs_max": None}], "args": []},
+    {"value": [{"dtype": "f", "requires_grad": True, "is_leaf": True, "shares": [True], "grad_abs_max": None}],
+     "args": []},
+    {"value": [{"dtype": "f", "requires_grad": True, "is_leaf": True, "shares": [], "grad_abs_max": "0"}],
+     "args": []},
+    {"value": [{"dtype": "f", "requires_grad": True, "is_leaf": True, "shares": []}], "args": []},
+    {"value": [None] * 17, "args": []},
+])
+def test_malformed_facts_are_refused(raw):
+    with pytest.raises(ProbeDataError, match="facts"):
+        probing.read_facts(raw)
 
 
 # ----------------------------------------------------------------- the decorator's duties
@@ -588,3 +697,160 @@ def test_the_message_names_the_mistake_in_03(name):
     assert set(failed) == set(mutant.breaks)
     for gid in mutant.breaks:
         assert HINTS_03[name] in failed[gid], f"{gid}: {failed[gid]}"
+
+
+# An independent correct solution of 02, written differently from the reference: reshape
+# instead of view, clamp instead of minimum, a returned a (the same tensor), grads through
+# torch.autograd.grad on named layers, an SGD loop with set_to_none, MoonsNet on
+# nn.Sequential, predictions by rounding.
+INDEPENDENT_02 = '''
+import numpy as np
+import torch
+from torch import nn
+
+def to_float_tensor(values):
+    return torch.as_tensor(np.array(values), dtype=torch.float32)
+
+def as_matrix_view(t, n_rows):
+    return t.reshape(n_rows, t.numel() // n_rows)
+
+def row_and_column(A, i, j):
+    return A[i].clone(), A[:, j].clone()
+
+def outer_sum(u, v):
+    return u[:, None] + v[None, :]
+
+def center_columns(A):
+    return A - A.sum(0) / A.shape[0]
+
+def grad_f(x0, x1):
+    x = torch.tensor([float(x0), float(x1)], dtype=torch.float64, requires_grad=True)
+    f = (2 * x[0] + 5 * x[1]) * (3 * x[0] * x[1])
+    (g,) = torch.autograd.grad(f, x)
+    return float(g[0]), float(g[1])
+
+def neq_model(x, y, a):
+    return torch.clamp(a * (x - y).abs(), max=1.0)
+
+def neq_loss_loop(a, X, ref):
+    terms = [(neq_model(X[i, 0], X[i, 1], a) - ref[i]) ** 2 for i in range(len(X))]
+    return torch.stack(terms).sum()
+
+def neq_loss_vectorized(a, X, ref):
+    return ((neq_model(X[:, 0], X[:, 1], a) - ref) ** 2).sum()
+
+def gradient_step(a, loss, lr):
+    loss.backward()
+    with torch.no_grad():
+        a.sub_(lr * a.grad)
+        a.grad.zero_()
+    return a
+
+def train_neq(X, ref, a0, lr, n_iter):
+    a = torch.tensor(float(a0), requires_grad=True)
+    losses = []
+    for _ in range(n_iter):
+        loss = neq_loss_vectorized(a, X, ref)
+        losses.append(float(loss))
+        gradient_step(a, loss, lr)
+    return float(a), losses
+
+def to_tensors(X, y):
+    return torch.from_numpy(np.asarray(X, dtype=np.float32)), torch.from_numpy(np.asarray(y, dtype=np.float32)[:, None])
+
+def build_model(d):
+    model = nn.Sequential()
+    model.append(nn.Linear(2, d))
+    model.append(nn.Tanh())
+    model.append(nn.Linear(d, 1))
+    model.append(nn.Sigmoid())
+    return model
+
+def autograd_gradients(model, X, y):
+    loss = nn.functional.binary_cross_entropy(model(X), y)
+    W1, b1, W2, b2 = torch.autograd.grad(loss, [model[0].weight, model[0].bias, model[2].weight, model[2].bias])
+    return dict(W1=W1, b1=b1, W2=W2, b2=b2)
+
+def train_manual(model, X, y, lr, n_epochs):
+    losses = []
+    for _ in range(n_epochs):
+        for p in model.parameters():
+            p.grad = None
+        loss = nn.functional.binary_cross_entropy(model(X), y)
+        loss.backward()
+        losses.append(loss.detach().item())
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(p.grad, alpha=-lr)
+    return losses
+
+def train_sgd(model, X, y, lr, n_epochs):
+    opt = torch.optim.SGD(model.parameters(), lr)
+    losses = []
+    for _ in range(n_epochs):
+        opt.zero_grad(set_to_none=True)
+        loss = nn.BCELoss()(model(X), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+class MoonsNet(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(2, d), nn.Tanh(), nn.Linear(d, 1))
+
+    def forward(self, x):
+        return torch.sigmoid(self.layers(x))
+
+def accuracy(model, X, y):
+    with torch.no_grad():
+        return float((model(X).round() == y).double().mean())
+
+def predict(model, points):
+    with torch.no_grad():
+        return model(torch.as_tensor(points, dtype=torch.float32)).round().long().numpy()[:, 0]
+'''
+
+
+def test_an_independent_correct_solution_of_02_gets_every_check():
+    pytest.importorskip("torch")
+    namespace: dict = {}
+    exec(INDEPENDENT_02, namespace)
+    functions = {k: v for k, v in namespace.items() if callable(v)}
+    for seed in range(3):
+        assert _failed("02_moons_pytorch", functions, seed) == {}, f"seed {seed}"
+
+
+# The message a mistake of 02 gets names it, in the test of the function it is in (a mistake
+# that also breaks a later test through the student's own function gets the general hint there).
+HINTS_02 = {
+    "float_tensor_int_dtype": "précisez dtype=torch.float32",
+    "view_is_copy": "renvoie une copie, pas une vue",
+    "row_column_swapped": "la colonne j de A est A[:, j]",
+    "outer_sum_wrong_orientation": "orientation inversée",
+    "center_rows": "ce sont les lignes qui ont été centrées",
+    "neq_python_min": "torch.minimum",
+    "neq_loss_loop_item": "ne dépend plus de a pour autograd",
+    "step_no_zero_grad": "a.grad n'est pas remis à zéro",
+    "step_plus": "le signe de la mise à jour est inversé",
+    "to_tensors_flat_y": "reshape(-1, 1)",
+    "model_no_sigmoid": "la Sigmoid finale manque",
+    "model_hardcoded_10": "avec le d donné",
+    "grads_no_zero_grad": "les gradients s'accumulent",
+    "manual_plus": "mauvais sens",
+    "manual_no_zero_grad": "zero_grad() oublié",
+    "net_no_sigmoid": "la Sigmoid finale manque",
+    "accuracy_threshold_logits": "toutes les prédictions valent 1",
+    "predict_no_ravel": "aplatissez",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HINTS_02))
+def test_the_message_names_the_mistake_in_02(name):
+    [mutant] = [m for m in catalogue("02_moons_pytorch") if m.name == name]
+    failed = _failed("02_moons_pytorch", _functions("02_moons_pytorch", mutant), seed=7)
+    assert set(failed) == set(mutant.breaks)
+    own = [gid for gid in mutant.breaks if gid == f"test_{mutant.cell}"] or mutant.breaks
+    for gid in own:
+        assert HINTS_02[name] in failed[gid], f"{gid}: {failed[gid]}"

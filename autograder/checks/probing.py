@@ -65,6 +65,9 @@ class Call:
     call_result: tuple | None = None
     grad_of: tuple = ()
     torch_threads: int | None = None
+    facts: bool = False
+    grad_sum: bool = False
+    repeat: int = 1
 
     def to_plan(self) -> dict:
         plan = {"fn": self.fn, "args": [encode_input(a) for a in self.args],
@@ -79,6 +82,12 @@ class Call:
             plan["grad_of"] = [int(i) for i in self.grad_of]
         if self.torch_threads:
             plan["torch_threads"] = int(self.torch_threads)
+        if self.facts:
+            plan["facts"] = True
+        if self.grad_sum:
+            plan["grad_sum"] = True
+        if self.repeat > 1:
+            plan["repeat"] = min(int(self.repeat), 5)
         return plan
 
 
@@ -107,11 +116,25 @@ class Tensor:
 class Sequential:
     """An argument the kernel receives as ``nn.Sequential`` of the given layers:
     ``("Linear", weight (out, in), bias (out,))``, ``("ReLU",)``, ``("Tanh",)``, ... The
-    weights are the grader's, so it can replay from the same start."""
+    weights are the grader's, so it can replay from the same start. ``dtype``: "f4"
+    (float32) or "f8" (float64)."""
     layers: tuple
+    dtype: str = "f4"
+
+
+@dataclass(frozen=True, eq=False)
+class Of:
+    """An argument the kernel computes from argument ``arg`` of the same call with
+    ``nncourse.probe.TENSOR_FUNCTIONS[name](that argument, **params)`` (e.g. a loss of a
+    parameter tensor), before each call when the call is repeated."""
+    name: str
+    arg: int
+    params: dict
 
 
 def encode_input(value):
+    if isinstance(value, Of):
+        return {"__of__": value.name, "arg": int(value.arg), "params": encode(value.params)}
     if isinstance(value, Generator):
         return {"__rng__": int(value.seed)}
     if isinstance(value, TestFunction):
@@ -119,10 +142,14 @@ def encode_input(value):
     if isinstance(value, Tensor):
         return {"__tensor__": encode(np.asarray(value.array)), "requires_grad": bool(value.requires_grad)}
     if isinstance(value, Sequential):
-        return {"__sequential__": [
-            {"layer": "Linear", "weight": encode(np.asarray(layer[1], dtype=np.float32)),
-             "bias": encode(np.asarray(layer[2], dtype=np.float32))} if layer[0] == "Linear"
+        dtype = {"f4": np.float32, "f8": np.float64}[value.dtype]
+        data = {"__sequential__": [
+            {"layer": "Linear", "weight": encode(np.asarray(layer[1], dtype=dtype)),
+             "bias": encode(np.asarray(layer[2], dtype=dtype))} if layer[0] == "Linear"
             else {"layer": layer[0]} for layer in value.layers]}
+        if value.dtype != "f4":
+            data["dtype"] = value.dtype
+        return data
     return encode(value)
 
 
@@ -131,7 +158,8 @@ class Result:
     """What one call gave back: ``value`` (decoded data), ``after`` (watched arguments),
     ``traces`` (name -> {"calls": [{"args": {...}, "value": ...}], "count": n, "errors": n}),
     ``result_value`` (see ``Call.call_result``), ``grads`` (list, or the French reason there
-    is none; see ``Call.grad_of``). An ``nn.Module`` comes back as ``ModuleState``."""
+    is none; see ``Call.grad_of``), ``facts`` (see ``Call.facts`` and ``read_facts``). An
+    ``nn.Module`` comes back as ``ModuleState``."""
     fn: str
     value: object = None
     error: str | None = None
@@ -140,6 +168,8 @@ class Result:
     traces: dict = field(default_factory=dict)
     result_value: object = None
     grads: object = None
+    facts: dict | None = None
+    again: list = field(default_factory=list)
 
 
 def check(grade_id: str):
@@ -208,6 +238,17 @@ class Pending:
             r.grads = decode(raw.get("grads"))
             if r.grads is not None and not isinstance(r.grads, (list, str)):
                 raise ProbeDataError("malformed gradients")
+            r.facts = read_facts(raw.get("facts")) if call.facts else None
+            again = raw.get("again") or []
+            if not isinstance(again, list) or len(again) > max(call.repeat - 1, 0):
+                raise ProbeDataError("malformed repeated calls")
+            for a in again:
+                if not isinstance(a, dict):
+                    raise ProbeDataError("malformed repeated calls")
+                after = decode(a.get("after") or [])
+                r.again.append(Result(call.fn, value=decode(a.get("value")),
+                                      after=after if isinstance(after, list) else [],
+                                      facts=read_facts(a.get("facts")) if call.facts else None))
             results.append(r)
         return results
 
@@ -230,6 +271,38 @@ def read_traces(raw, asked: dict) -> dict:
                             "value": decode(c.get("value"))})
         traces[name] = {"calls": entries, "count": count, "errors": errors}
     return traces
+
+
+FACT_KEYS = {"dtype", "requires_grad", "is_leaf", "shares", "grad_abs_max"}
+
+
+def read_facts(raw) -> dict | None:
+    """``{"value": [facts or None, ...], "args": [...]}``, each facts a dict ``{"dtype": str,
+    "requires_grad": bool, "is_leaf": bool, "shares": [int, ...], "grad_abs_max": float or
+    None}`` (None: not a tensor; grad_abs_max: largest |.grad| of a leaf, None if no .grad);
+    None when the call sent none (it raised). ProbeDataError for anything else."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) != {"value", "args"}:
+        raise ProbeDataError("malformed facts")
+    out = {}
+    for part in ("value", "args"):
+        items = raw[part]
+        if not isinstance(items, list) or len(items) > 16:
+            raise ProbeDataError("malformed facts")
+        out[part] = []
+        for f in items:
+            if f is not None and not (
+                    isinstance(f, dict) and set(f) == FACT_KEYS and isinstance(f["dtype"], str)
+                    and len(f["dtype"]) <= 40 and isinstance(f["requires_grad"], bool)
+                    and isinstance(f["is_leaf"], bool) and isinstance(f["shares"], list)
+                    and len(f["shares"]) <= 16
+                    and all(isinstance(i, int) and not isinstance(i, bool) for i in f["shares"])
+                    and (f["grad_abs_max"] is None or (isinstance(f["grad_abs_max"], (int, float))
+                                                       and not isinstance(f["grad_abs_max"], bool)))):
+                raise ProbeDataError("malformed facts")
+            out[part].append(f)
+    return out
 
 
 def run_locally(fn, seed: int | None = None, **functions) -> tuple[bool, str]:
