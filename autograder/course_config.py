@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import nbgrader
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, GetGrades, IgnorePattern, LimitOutput,
                                     SaveAutoGrades)
@@ -25,6 +26,7 @@ from .safe_output import CapOutputs, SanitizeFeedback
 
 COURSE_ID = "nncourse"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+NBGRADER_TEMPLATES = Path(nbgrader.__file__).resolve().parent / "server_extensions" / "formgrader" / "templates"
 HANDED_IN = {"06_cnn_cifar10": ["cnn_weights.pt"]}  # files other than notebooks, per assignment
 
 
@@ -75,4 +77,6 @@ def apply(c) -> None:
     # nbgrader's feedback page, except that a written answer not graded yet reads
     # « en attente de correction » instead of a score of 0: templates/feedback takes the place
     # of nbgrader's template of that name (nbgrader's API always asks for "feedback").
-    c.HTMLExporter.extra_template_basedirs = [str(TEMPLATES)]
+    # The formgrader's own templates stay on the list: this setting replaces the one nbgrader's
+    # formgrader and feedback make, and without them the formgrader does not load (404).
+    c.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(NBGRADER_TEMPLATES)]
