@@ -17,7 +17,8 @@ from nncourse.gradcheck import numerical_gradient, relative_error
 
 __all__ = ["CheckFailed", "fail", "passed", "check_close", "check_finite", "check_shape",
            "numerical_gradient", "relative_error", "new_rng", "likely_mistake", "grad_check",
-           "call_student", "swapped_globals", "as_array", "trained_parameters"]
+           "call_student", "swapped_globals", "as_array", "loss_number", "trained_run",
+           "gradients_match_reference"]
 
 SEED_ENV_VAR = "NNCOURSE_TEST_SEED"
 
@@ -128,22 +129,44 @@ def as_array(name, value):
         fail(f"{name} : la valeur renvoyée n'est pas un tableau de nombres ({type(value).__name__}).")
 
 
-def trained_parameters(out, shapes: dict, n_iter: int, seed: int):
-    """Check what a student's ``train`` returned, ``(params, losses)`` with one loss every 100
-    iterations that went down; return the parameters as float64 arrays."""
+def loss_number(value, loss_name: str) -> float:
+    """A loss the student's code returned, as one float (a French failure otherwise)."""
+    arr = as_array("la perte", value)
+    if arr.size != 1:
+        fail(f"{loss_name} doit renvoyer un nombre, pas un tableau de forme {arr.shape}.")
+    return float(arr.reshape(()))
+
+
+def trained_run(out, shapes: dict, n_iter: int, loss_name: str):
+    """What a student's ``train`` returned, ``(params, losses)``: the parameters as float64
+    arrays of the given shapes and one loss every 100 iterations (checked, French failures)."""
     if not isinstance(out, (tuple, list)) or len(out) != 2 or not isinstance(out[0], dict):
         fail("train doit renvoyer le couple (params, losses).")
     params, losses = out
     for name, shape in shapes.items():
         if name not in params:
             fail(f"les paramètres renvoyés par train n'ont pas de clé {name!r}.")
-        if np.shape(params[name]) != shape:
+        if np.shape(as_array(f"params[{name!r}]", params[name])) != shape:
             fail(f"params[{name!r}] a la forme {np.shape(params[name])}, attendu {shape}.")
-    losses = np.asarray(losses, dtype=np.float64).ravel()
+    losses = as_array("losses", [loss_number(v, loss_name) for v in losses]
+                      if isinstance(losses, (list, tuple)) else losses).ravel()
     if losses.size != n_iter // 100:
         fail(f"train a enregistré {losses.size} valeurs de la perte pour {n_iter} itérations, "
              f"attendu {n_iter // 100} (une toutes les 100 itérations, à t = 0, 100, 200, ...).")
-    if not (np.all(np.isfinite(losses)) and losses[-1] < losses[0]):
-        fail(f"la perte n'a pas diminué pendant l'entraînement ({losses[0]:.3g} → {losses[-1]:.3g}, "
-             f"graine {seed}).", "la mise à jour est θ ← θ - pas·∂L/∂θ (signe -), pour W1, b1, W2 et b2.")
-    return {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+    return {k: as_array(k, params[k]) for k in shapes}, losses
+
+
+def gradients_match_reference(calls, X, y, ref, keys, tol: float) -> bool:
+    """Whether the traced ``backward`` calls of a training (their ``params`` argument and
+    value) gave the reference gradient, ``ref.backward`` after ``ref.forward`` (tanh), at the
+    parameters of each iteration."""
+    for call in calls:
+        p, g = call["args"].get("params"), call["value"]
+        if not isinstance(p, dict) or not isinstance(g, dict) or any(k not in p or k not in g for k in keys):
+            return False
+        theta = {k: as_array(k, p[k]) for k in keys}
+        want = ref.backward(X, y, theta, ref.forward(X, theta, "tanh")[1], "tanh")
+        if not all(np.shape(g[k]) == want[k].shape and relative_error(as_array(k, g[k]), want[k]) < tol
+                   for k in keys):
+            return False
+    return bool(calls)

@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import two_layer_reference as ref
-from .common import as_array, check_close, fail, likely_mistake, numerical_gradient, relative_error
+from .common import (as_array, check_close, fail, gradients_match_reference, likely_mistake, numerical_gradient,
+                     relative_error, trained_run)
 from .probing import Call, Generator, TestFunction, check
 
 GRAD_TOL = 1e-5          # relative error allowed between a derivative and centered differences
@@ -365,9 +366,9 @@ def train_descends(rng, n_iter=TRAIN_ITERATIONS, steps=STUBBED_STEPS):
             return ("la boucle de train est correcte ; avec vos fonctions forward/backward/bce_loss, "
                     f"l'entraînement lève une erreur ({r_real.error}) : erreur reportée, pas de pénalité ici.")
         fail(f"train a levé une erreur : {r_real.error}: {r_real.message}".rstrip(": "))
-    params, losses = _trained(r_real.value, n_iter)
+    params, losses = trained_run(r_real.value, SHAPES, n_iter, "bce_loss")
     traced = r_real.traces["backward"]
-    if traced["count"] and not _gradients_right(traced["calls"], X, y):
+    if traced["count"] and not gradients_match_reference(traced["calls"], X, y, ref, PARAMS, GRAD_TOL):
         return ("les mises à jour de train sont correctes ; vos forward/backward ne donnent pas le bon "
                 "gradient : erreur reportée, pas de pénalité ici.")
     if not (np.all(np.isfinite(losses)) and losses[-1] < losses[0]):
@@ -387,7 +388,7 @@ def train_descends(rng, n_iter=TRAIN_ITERATIONS, steps=STUBBED_STEPS):
 def _judge_constant_gradient(r, steps, lr, p0, g, loss_value) -> bool:
     """Run 1 of test_train: the loop alone, fed by stubs. False when train calls none of the
     notebook's functions (run 2 judges it whole then)."""
-    params, losses = _trained(r.value, steps)
+    params, losses = trained_run(r.value, SHAPES, steps, "bce_loss")
     backward = r.traces["backward"]
     if backward["count"] == 0:
         return False
@@ -421,44 +422,6 @@ def _judge_constant_gradient(r, steps, lr, p0, g, loss_value) -> bool:
              "enregistrez bce_loss(yhat, y) de l'itération en cours, toutes les 100 itérations (t % 100 == 0).")
     return True
 
-
-def _gradients_right(calls, X, y) -> bool:
-    """Whether the student's forward and backward gave the reference gradient at each traced
-    iteration (at the parameters of that iteration)."""
-    for call in calls:
-        p, g = call["args"].get("params"), call["value"]
-        if not isinstance(p, dict) or not isinstance(g, dict) or any(k not in p or k not in g for k in PARAMS):
-            return False
-        theta = {k: as_array(k, p[k]) for k in PARAMS}
-        want = ref.backward(X, y, theta, ref.forward(X, theta, "tanh")[1], "tanh")
-        if not all(np.shape(g[k]) == want[k].shape and relative_error(as_array(k, g[k]), want[k]) < GRAD_TOL
-                   for k in PARAMS):
-            return False
-    return bool(calls)
-
-
-def _number(value) -> float:
-    arr = as_array("la perte", value)
-    if arr.size != 1:
-        fail(f"bce_loss doit renvoyer un nombre, pas un tableau de forme {arr.shape}.")
-    return float(arr.reshape(()))
-
-
-def _trained(out, n_iter):
-    """(params as float64 arrays, losses) from what train returned, shapes and count checked."""
-    if not isinstance(out, (tuple, list)) or len(out) != 2 or not isinstance(out[0], dict):
-        fail("train doit renvoyer le couple (params, losses).")
-    params, losses = out
-    for name, shape in SHAPES.items():
-        if name not in params:
-            fail(f"les paramètres renvoyés par train n'ont pas de clé {name!r}.")
-        if np.shape(as_array(f"params[{name!r}]", params[name])) != shape:
-            fail(f"params[{name!r}] a la forme {np.shape(params[name])}, attendu {shape}.")
-    losses = as_array("losses", [_number(v) for v in losses] if isinstance(losses, (list, tuple)) else losses).ravel()
-    if losses.size != n_iter // 100:
-        fail(f"train a enregistré {losses.size} valeurs de la perte pour {n_iter} itérations, "
-             f"attendu {n_iter // 100} (une toutes les 100 itérations, à t = 0, 100, 200, ...).")
-    return {k: as_array(k, params[k]) for k in SHAPES}, losses
 
 
 # ------------------------------------------------------------------ calibration
