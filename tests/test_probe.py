@@ -20,7 +20,14 @@ from autograder.submissions import strip_solution_markers
 from nncourse import probe as kernel_side
 from nncourse.probe import MIME, ProbeDataError, decode, decode_input, encode
 
-PROBED = ["01_moons_numpy", "02_moons_pytorch", "03_spiral_softmax"]      # assignments whose hidden checks are probe and verdict
+
+
+def _notebook(assignment: str):
+    return nbformat.read(course.SOURCE / assignment / f"{assignment.split('_', 1)[1]}.ipynb", as_version=4)
+
+
+# assignments whose hidden checks are probe and verdict (no test cell imports autograder.checks)
+PROBED = [a for a in course.assignments() if not judging.needs_in_kernel_checks(_notebook(a))]
 
 
 # ---------------------------------------------------------------------------- the format

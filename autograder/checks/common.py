@@ -18,7 +18,7 @@ from nncourse.gradcheck import numerical_gradient, relative_error
 __all__ = ["CheckFailed", "fail", "passed", "check_close", "check_finite", "check_shape",
            "numerical_gradient", "relative_error", "new_rng", "likely_mistake", "grad_check",
            "call_student", "swapped_globals", "as_array", "loss_number", "trained_run",
-           "gradients_match_reference"]
+           "gradients_match_reference", "named_mistake"]
 
 SEED_ENV_VAR = "NNCOURSE_TEST_SEED"
 
@@ -63,6 +63,33 @@ def likely_mistake(got, expected, n_examples: int | None = None) -> str | None:
             if np.isclose(r, 2.0, rtol=1e-4) or np.isclose(r, 0.5, rtol=1e-4):
                 return f"le résultat est exactement {r:g} fois trop grand : un facteur 2 en trop ou oublié ?"
             return f"le résultat est proportionnel à la bonne réponse (facteur {r:.4g}) : un facteur constant oublié ?"
+    return None
+
+
+def named_mistake(got, mistakes: dict, rtol: float = 1e-6, atol: float = 1e-9) -> str | None:
+    """The hint of the first known mistake that gives ``got``, or None.
+
+    ``mistakes`` is the check's table of known mistakes: a French hint -> a function of no
+    argument computing what that mistake returns on the check's inputs (with the reference
+    code, in the grader)::
+
+        hint = named_mistake(got, {
+            "softmax sans soustraire le max : exp déborde.": lambda: naive_softmax(S),
+            "normalisation sur le mauvais axe (axis=0 au lieu de axis=1).": lambda: softmax0(S),
+        }) or likely_mistake(got, want)
+
+    A mistake whose function raises, or gives another shape, simply does not match."""
+    try:
+        got = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    for hint, compute in mistakes.items():
+        try:
+            wrong = np.asarray(compute(), dtype=np.float64)
+        except Exception:  # noqa: BLE001 - a mistake that cannot happen on these inputs
+            continue
+        if wrong.shape == got.shape and np.allclose(got, wrong, rtol=rtol, atol=atol, equal_nan=True):
+            return hint
     return None
 
 
