@@ -225,9 +225,11 @@ def _neq_reference(a, X, ref_vals):
 
 
 def _neq_samples(rng, n):
-    """Pairs of integers, about half of them equal, with the labels of '≠'."""
+    """Pairs of integers, about half of them equal, with the labels of '≠' (the second pair
+    unequal at distance 1, so that a total error is never 0 and a mean never passes for it)."""
     x = rng.integers(-6, 7, size=n)
     y = x + rng.integers(1, 8, size=n) * rng.choice([-1, 1], size=n)
+    y[1] = x[1] + 1          # one unequal pair at distance 1: a·d < 1, so the loss is never 0
     same = rng.random(n) < 0.5
     same[:2] = [True, False]
     y = np.where(same, x, y)
