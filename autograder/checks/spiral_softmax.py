@@ -21,9 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import spiral_softmax_reference as ref
-from .common import (as_array, check_close, fail, gradients_match_reference, likely_mistake, named_mistake,
-                     numerical_gradient,
-                     relative_error, trained_run)
+from .common import (as_array, check_close, constant_gradient_updates, fail, gradients_match_reference,
+                     likely_mistake, named_mistake, numerical_gradient, relative_error, trained_run)
 from .probing import Call, Generator, ModuleState, Sequential, Tensor, check
 
 GRAD_TOL = 1e-6
@@ -141,11 +140,10 @@ def cross_entropy_is_stable(rng):
     r, r_big = yield [Call("cross_entropy", (S, y), stub=_helpers(S, y)),
                       Call("cross_entropy", (big, y), stub=_helpers(big, y))]
     got, want = _scalar("cross_entropy", r.value), ref.cross_entropy(S, y)
-    hint = likely_mistake(got, want, n_examples=N)
-    if np.isclose(got, -want, rtol=1e-6):
-        hint = "le signe est inversé : la perte est -log p_y (positive)."
-    elif np.isclose(got, want * N, rtol=1e-6):
-        hint = f"c'est la SOMME sur les N={N} exemples : il faut la moyenne (facteur 1/N oublié)."
+    hint = named_mistake(got, {
+        "le signe est inversé : la perte est -log p_y (positive).": lambda: -want,
+        f"c'est la SOMME sur les N={N} exemples : il faut la moyenne (facteur 1/N oublié).": lambda: want * N,
+    }) or likely_mistake(got, want, n_examples=N)
     check_close(f"cross_entropy(S, y) pour N={N} exemples", got, want, rtol=1e-7,
                 hint=hint or "L = -(1/N) Σ_i log softmax(S)[i, y_i] (log de la probabilité de la BONNE classe).")
     got = _scalar("cross_entropy", r_big.value)
@@ -202,12 +200,11 @@ def hinge_loss_value(rng):
     N = S.shape[0]
     [r] = yield [Call("hinge_loss", (S, y, delta))]
     got, want = _scalar("hinge_loss", r.value), ref.hinge_loss(S, y, delta)
-    hint = likely_mistake(got, want, n_examples=N)
-    if np.isclose(got, want + delta, rtol=1e-9):
-        hint = (f"votre perte vaut exactement δ={delta:g} de trop : la bonne classe est comptée dans la somme "
-                f"(son terme vaut max(0, s_y - s_y + δ) = δ) ; sommez sur j ≠ y seulement.")
-    elif np.isclose(got, want * N, rtol=1e-9):
-        hint = f"c'est la somme sur les N={N} exemples : il faut la moyenne."
+    hint = named_mistake(got, {
+        f"votre perte vaut exactement δ={delta:g} de trop : la bonne classe est comptée dans la somme "
+        f"(son terme vaut max(0, s_y - s_y + δ) = δ) ; sommez sur j ≠ y seulement.": lambda: want + delta,
+        f"c'est la somme sur les N={N} exemples : il faut la moyenne.": lambda: want * N,
+    }, rtol=1e-9) or likely_mistake(got, want, n_examples=N)
     check_close(f"hinge_loss(S, y, delta={delta:g})", got, want, rtol=1e-9,
                 hint=hint or "L = (1/N) Σ_i Σ_{j≠y_i} max(0, s_ij - s_iy_i + δ).")
     return "hinge_loss est correcte."
@@ -430,16 +427,7 @@ def _judge_constant_gradient(r, steps, lr, p0, g, loss_value) -> bool:
     if r.traces["init_params"]["count"] == 0 and np.all(start["W1"] == start["W1"].flat[0]):
         fail("les poids initiaux sont tous égaux : la symétrie entre neurones n'est jamais brisée.",
              "initialisez avec init_params(d, K, rng) (poids aléatoires, biais nuls).")
-    for k in ref.PARAMS:
-        want = start[k] - steps * lr * g[k]
-        if params[k].shape == want.shape and np.allclose(params[k], want, rtol=UPDATE_TOL, atol=1e-12):
-            continue
-        hint = "θ ← θ - pas·∂L/∂θ à chaque itération, avec les gradients que backward vient de renvoyer."
-        if np.array_equal(params[k], start[k]):
-            hint = f"{k} n'est jamais mis à jour : mettez à jour W1, b1, W2 et b2 à chaque itération."
-        elif np.allclose(params[k], start[k] + steps * lr * g[k], rtol=UPDATE_TOL, atol=1e-12):
-            hint = "la mise à jour monte le long du gradient : θ ← θ - pas·∂L/∂θ (signe -)."
-        fail(f"avec un gradient constant g, {k} doit valoir {k}₀ - {steps}·pas·g après {steps} itérations.", hint)
+    constant_gradient_updates(params, start, {k: g[k] for k in ref.PARAMS}, steps, lr, UPDATE_TOL)
     if r.traces["cross_entropy"]["count"] and not np.allclose(losses, loss_value, rtol=1e-12):
         fail("les pertes enregistrées ne sont pas les valeurs renvoyées par cross_entropy.",
              "enregistrez cross_entropy(S, y) de l'itération en cours, toutes les 100 itérations (t % 100 == 0).")
@@ -476,13 +464,12 @@ def spiral_net_architecture(rng):
     X = X.astype(np.float64)
     got = as_array(f"SpiralNet({d}, {K})(X)", r.result_value)
     want = np.maximum(X @ p["W1"].T + p["b1"], 0) @ p["W2"].T + p["b2"]
-    hint = None
-    if got.shape == want.shape:
-        if np.allclose(got, ref.softmax(want), atol=1e-5):
-            hint = ("forward renvoie des probabilités (softmax) : renvoyez les scores bruts, CrossEntropyLoss "
-                    "applique elle-même log_softmax.")
-        elif np.allclose(got, np.tanh(X @ p["W1"].T + p["b1"]) @ p["W2"].T + p["b2"], atol=1e-5):
-            hint = "l'activation cachée attendue est ReLU (torch.relu), pas tanh."
+    hint = named_mistake(got, {
+        "forward renvoie des probabilités (softmax) : renvoyez les scores bruts, CrossEntropyLoss "
+        "applique elle-même log_softmax.": lambda: ref.softmax(want),
+        "l'activation cachée attendue est ReLU (torch.relu), pas tanh.":
+            lambda: np.tanh(X @ p["W1"].T + p["b1"]) @ p["W2"].T + p["b2"],
+    }, rtol=0, atol=1e-5)
     check_close(f"SpiralNet({d}, {K})(X)", got, want, rtol=1e-4, atol=1e-5,
                 hint=hint or "scores = Linear(d → K)(ReLU(Linear(2 → d)(x))), sans softmax à la fin.")
     return "SpiralNet a la bonne architecture et renvoie les scores bruts."
@@ -596,11 +583,12 @@ def nll_is_stable_and_differentiable(rng):
             fail(f"nll_from_scores renvoie {got} pour des {label}.",
                  "log(softmax(S)) donne log(0) = -inf en float32 : utilisez F.log_softmax, qui calcule "
                  "s - m - log Σ exp(s_j - m) sans passer par la probabilité.")
-        hint = None
-        if np.isclose(got, want * N, rtol=1e-4):
-            hint = "reduction='sum' : la perte attendue est la moyenne (reduction par défaut de nll_loss)."
-        elif np.isclose(got, -np.mean(Sd[np.arange(N), y]), rtol=1e-4):
-            hint = "nll_loss a reçu les scores bruts : appliquez d'abord F.log_softmax(S, dim=1)."
+        hint = named_mistake(got, {
+            "reduction='sum' : la perte attendue est la moyenne (reduction par défaut de nll_loss).":
+                lambda: want * N,
+            "nll_loss a reçu les scores bruts : appliquez d'abord F.log_softmax(S, dim=1).":
+                lambda: -np.mean(Sd[np.arange(N), y]),
+        }, rtol=1e-4)
         check_close(f"nll_from_scores ({label})", got, want, rtol=1e-4, atol=1e-5,
                     hint=hint or "F.nll_loss(F.log_softmax(S, dim=1), y) : log_softmax sur l'axe des classes.")
         if not isinstance(r.grads, list) or not r.grads or r.grads[0] is None:
