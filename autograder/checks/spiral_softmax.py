@@ -18,11 +18,14 @@ Calibration of the graded trainings: ``python -m autograder calibrate 03_spiral_
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from . import spiral_softmax_reference as ref
 from .common import (as_array, check_close, constant_gradient_updates, fail, gradients_match_reference,
                      likely_mistake, named_mistake, numerical_gradient, relative_error, trained_run)
+from .concepts import classification
 from .probing import Call, Generator, ModuleState, Sequential, Tensor, check
 
 GRAD_TOL = 1e-6
@@ -82,53 +85,9 @@ def _helpers(S, y):
 
 
 # ------------------------------------------------------------- 1. softmax & co
-@check("test_softmax")
-def softmax_is_stable(rng):
-    """softmax on random scores, and on scores shifted by ±1000 per row (same result)."""
-    S, _ = _random_scores(rng)
-    N = S.shape[0]
-    offsets = rng.choice([-1000.0, 1000.0, -600.0, 700.0], size=(N, 1))
-    offsets[0, 0], offsets[1, 0] = 1000.0, -1000.0
-    r, r_big = yield [Call("softmax", (S,)), Call("softmax", (S + offsets,))]
-    got, want = as_array("softmax(S)", r.value), ref.softmax(S)
-    hint = None
-    if got.shape == want.shape and np.all(np.isfinite(got)):
-        if np.allclose(got.sum(axis=0), 1.0) and not np.allclose(got.sum(axis=1), 1.0):
-            hint = ("ce sont les colonnes qui somment à 1 : la normalisation se fait sur le mauvais axe "
-                    "(sommez sur les classes, axis=1, keepdims=True).")
-        elif np.allclose(got.sum(axis=1), 1.0):
-            hint = "chaque ligne somme bien à 1 mais les valeurs sont fausses : p_k = exp(s_k) / Σ_j exp(s_j)."
-    check_close(f"softmax(S) pour S de forme {S.shape}", got, want, rtol=1e-7, atol=1e-12,
-                hint=hint or likely_mistake(got, want))
-    got = as_array("softmax(S + décalage)", r_big.value)
-    if got.shape != want.shape or not np.all(np.isfinite(got)):
-        fail("softmax déborde pour des scores de l'ordre de ±1000 (valeurs infinies ou NaN).",
-             "exp(1000) vaut +inf et exp(-1000) vaut 0 : soustrayez à chaque LIGNE son maximum "
-             "(S - S.max(axis=1, keepdims=True)) avant l'exponentielle ; cela ne change pas le résultat.")
-    check_close("softmax(S + c) (une constante c par ligne : même résultat attendu que softmax(S))",
-                got, want, rtol=1e-7, atol=1e-12,
-                hint="softmax est invariante par ajout d'une constante à toute une ligne ; "
-                     "soustrayez le maximum de chaque ligne, pas le maximum global.")
-    return "softmax est correcte et stable pour des scores de ±1000."
-
-
-@check("test_one_hot")
-def one_hot_rows(rng):
-    """one_hot(y, K): one 1 per row, in column y[i], shape (N, K)."""
-    K = int(rng.integers(3, 7))
-    N = int(rng.integers(K + 2, K + 8))
-    y = rng.integers(0, K, size=N)
-    [r] = yield [Call("one_hot", (y, K))]
-    got, want = as_array("one_hot(y, K)", r.value), ref.one_hot(y, K)
-    hint = None
-    if got.shape == want.shape[::-1]:
-        hint = "la forme attendue est (N, K) : une ligne par exemple, une colonne par classe."
-    elif got.shape == want.shape and np.allclose(got.sum(axis=1), 1) and not np.array_equal(got, want):
-        hint = "un seul 1 par ligne, mais pas dans la colonne y[i] : Y[i, y[i]] = 1."
-    elif got.shape == want.shape:
-        hint = "exactement un 1 par ligne i, dans la colonne y[i] (indexation Y[np.arange(N), y])."
-    check_close(f"one_hot(y, K={K})", got, want, rtol=0, atol=0, hint=hint)
-    return "one_hot est correcte."
+# softmax and one_hot are shared with 04 (concepts.classification).
+softmax_is_stable = check("test_softmax", module=__name__)(functools.partial(classification.softmax_rows, fn="softmax"))
+one_hot_rows = check("test_one_hot", module=__name__)(functools.partial(classification.one_hot_rows, fn="one_hot"))
 
 
 @check("test_cross_entropy")
