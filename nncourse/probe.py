@@ -194,10 +194,11 @@ def _monitor_class():
                 self.register_buffer(name, torch.zeros((), dtype=torch.int64))
 
         def forward(self, x):
+            grad = torch.is_grad_enabled()
             with torch.no_grad():
                 self.calls += 1
                 self.train_calls += int(self.training)
-                self.grad_calls += int(torch.is_grad_enabled())
+                self.grad_calls += int(grad)
             return x
     return Monitor
 
