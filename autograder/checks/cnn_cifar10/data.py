@@ -152,7 +152,9 @@ def dataset_normalized_with_training_stats(rng):
     got = np.asarray(r.value[2], dtype=np.float64)
     hint = named_mistake(got, {
         "les images de test se normalisent avec MEAN et STD de l'ENTRAÎNEMENT, pas avec leurs propres "
-        "statistiques (le test ne doit rien influencer).": lambda: normalized(test, *stats_of(test))},
+        "statistiques (le test ne doit rien influencer).": lambda: normalized(test, *stats_of(test)),
+        "normalize n'a pas divisé les pixels par 255 : x / 255, puis (x - mean) / std canal par canal.":
+            lambda: normalized(test.astype(np.float64) * 255, mean, std)},
         rtol=1e-3, atol=1e-3)
     check_close("images de test normalisées", got, normalized(test, mean, std), rtol=1e-3, atol=1e-3,
                 hint=hint or "normalize(images de test, MEAN, STD).")
