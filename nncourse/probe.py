@@ -42,7 +42,7 @@ MAX_DEPTH = 12
 MAX_STRING = 2_000
 MAX_ITEMS = 100_000           # list/dict entries in one value
 MAX_ARRAY_BYTES = 64 << 20
-DTYPES = {"f8": np.float64, "f4": np.float32, "i8": np.int64, "b1": np.bool_}
+DTYPES = {"f8": np.float64, "f4": np.float32, "i8": np.int64, "b1": np.bool_, "u1": np.uint8}
 
 
 class ProbeDataError(ValueError):
@@ -86,9 +86,11 @@ def _as_numpy(value):
     return None
 
 
-def _encode_array(a: np.ndarray) -> dict:
+def _encode_array(a: np.ndarray, keep_uint8: bool = False) -> dict:
     if a.dtype == np.bool_:
         code = "b1"
+    elif keep_uint8 and a.dtype == np.uint8:      # images the grader sends (Tensor of uint8)
+        code = "u1"
     elif np.issubdtype(a.dtype, np.integer):
         code = "i8"
     elif np.issubdtype(a.dtype, np.floating):
@@ -142,10 +144,10 @@ def decode(data, depth: int = 0, inputs: bool = False):
         return TEST_FUNCTIONS[data["__function__"]](**decode(data["params"], depth + 1))
     if set(data) == {"__tensor__", "requires_grad"} and isinstance(data["requires_grad"], bool):
         return _tensor(_decode_array(data["__tensor__"]), data["requires_grad"])
-    if set(data) in ({"__sequential__"}, {"__sequential__", "dtype"}) \
+    if "__sequential__" in data and set(data) <= {"__sequential__", "dtype", "training"} \
             and isinstance(data["__sequential__"], list) and len(data["__sequential__"]) <= 100 \
-            and data.get("dtype", "f4") in ("f4", "f8"):
-        return _sequential(data["__sequential__"], data.get("dtype", "f4"))
+            and data.get("dtype", "f4") in ("f4", "f8") and isinstance(data.get("training", True), bool):
+        return _sequential(data["__sequential__"], data.get("dtype", "f4"), data.get("training", True))
     raise ProbeDataError(f"unknown entry {sorted(data)[:3]}")
 
 
@@ -174,22 +176,80 @@ def _tensor(array: np.ndarray, requires_grad: bool = False):
     return t.requires_grad_(True) if requires_grad and t.is_floating_point() else t
 
 
-LAYERS = {"Linear", "ReLU", "Tanh", "Sigmoid", "Flatten"}   # what a grader's network may use
+LAYERS = {"Linear", "ReLU", "Tanh", "Sigmoid", "Flatten", "Conv2d", "MaxPool2d", "Dropout", "Monitor"}
+SIMPLE_LAYERS = {"ReLU", "Tanh", "Sigmoid", "Flatten"}   # no weights, no options
 
 
-def _sequential(layers: list, dtype: str = "f4"):
-    """``nn.Sequential`` of the described layers, Linear ones with the given weights (float32,
-    or float64 when ``dtype`` is "f8")."""
+def _monitor_class():
+    import torch
+
+    class Monitor(torch.nn.Module):
+        """The identity, counting in buffers its forward passes: all of them (``calls``),
+        those in training mode (``train_calls``), those with gradients enabled (``grad_calls``).
+        What a loop did with the network (train()/eval(), no_grad) comes back in its state dict."""
+
+        def __init__(self):
+            super().__init__()
+            for name in ("calls", "train_calls", "grad_calls"):
+                self.register_buffer(name, torch.zeros((), dtype=torch.int64))
+
+        def forward(self, x):
+            grad = torch.is_grad_enabled()
+            with torch.no_grad():
+                self.calls += 1
+                self.train_calls += int(self.training)
+                self.grad_calls += int(grad)
+            return x
+    return Monitor
+
+
+def _small_int(spec, key, default, low=0, high=64):
+    value = spec.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ProbeDataError("malformed layer")
+    return value
+
+
+def _sequential(layers: list, dtype: str = "f4", training: bool = True):
+    """``nn.Sequential`` of the described layers, Linear and Conv2d ones with the given weights
+    (float32, or float64 when ``dtype`` is "f8"); in evaluation mode when not ``training``."""
     import torch
     np_dtype = DTYPES[dtype]
     modules = []
     for spec in layers:
         if not isinstance(spec, dict) or spec.get("layer") not in LAYERS:
             raise ProbeDataError("unknown layer")
-        if spec["layer"] != "Linear":
+        kind = spec["layer"]
+        if kind in SIMPLE_LAYERS or kind == "Monitor":
             if set(spec) != {"layer"}:
                 raise ProbeDataError("malformed layer")
-            modules.append(getattr(torch.nn, spec["layer"])())
+            modules.append(_monitor_class()() if kind == "Monitor" else getattr(torch.nn, kind)())
+            continue
+        if kind == "MaxPool2d":
+            if set(spec) != {"layer", "kernel"}:
+                raise ProbeDataError("malformed layer")
+            modules.append(torch.nn.MaxPool2d(_small_int(spec, "kernel", 2, 1)))
+            continue
+        if kind == "Dropout":
+            p = spec.get("p")
+            if set(spec) != {"layer", "p"} or not isinstance(p, float) or not 0 <= p < 1:
+                raise ProbeDataError("malformed layer")
+            modules.append(torch.nn.Dropout(p))
+            continue
+        if kind == "Conv2d":
+            if set(spec) != {"layer", "weight", "bias", "stride", "padding"}:
+                raise ProbeDataError("malformed layer")
+            weight, bias = _decode_array(spec["weight"]), _decode_array(spec["bias"])
+            if weight.ndim != 4 or weight.shape[2] != weight.shape[3] or bias.shape != (weight.shape[0],):
+                raise ProbeDataError("malformed layer")
+            conv = torch.nn.Conv2d(weight.shape[1], weight.shape[0], weight.shape[2],
+                                   stride=_small_int(spec, "stride", 1, 1), padding=_small_int(spec, "padding", 0))
+            if np_dtype is np.float64:
+                conv = conv.double()
+            with torch.no_grad():
+                conv.weight.copy_(torch.from_numpy(weight.astype(np_dtype)))
+                conv.bias.copy_(torch.from_numpy(bias.astype(np_dtype)))
+            modules.append(conv)
             continue
         if set(spec) != {"layer", "weight", "bias"}:
             raise ProbeDataError("malformed layer")
@@ -203,7 +263,8 @@ def _sequential(layers: list, dtype: str = "f4"):
             linear.weight.copy_(torch.from_numpy(weight.astype(np_dtype)))
             linear.bias.copy_(torch.from_numpy(bias.astype(np_dtype)))
         modules.append(linear)
-    return torch.nn.Sequential(*modules)
+    network = torch.nn.Sequential(*modules)
+    return network if training else network.eval()
 
 
 class ModuleState:
@@ -277,15 +338,25 @@ def _torch_threads(n):
         torch.set_num_threads(before)
 
 
+MAX_REPEAT = 8
+
+
 def run_call(call: dict, functions: dict) -> dict:
     """One call of the plan: its value (or error), the watched arguments after it, traces.
 
-    ``repeat`` (2 to 5): the call is made again on the same argument objects (a tensor, a
+    A named object that is not callable (a notebook variable) is read, not called: its value
+    comes back, or ``obj[arg]`` with one argument (rows chosen by the grader).
+    ``repeat`` (2 to 8): the call is made again on the same argument objects (a tensor, a
     network carry over), arguments computed from another one (``{"__of__": ...}``) rebuilt
-    first; each further call's value, watched arguments and facts come back in ``again``."""
+    first unless marked ``keep``; each further call's value, watched arguments and facts come
+    back in ``again``. A returned ``nn.Module`` may first get a state dict (``load_state``,
+    strict) and evaluation mode (``eval_mode``), then come back as its ``summary`` (see
+    ``module_summary``) or its ``state_digest`` instead of its state dict."""
     fn = functions.get(call["fn"])
     if fn is None:
         return {"error": "NameError", "message": f"{call['fn']} n'a pas été donnée au test"}
+    if not callable(fn):
+        return _read_object(fn, call)
     raw_args = call.get("args", [])
     args = [None if _derived(a) else decode_input(a) for a in raw_args]
     kwargs = {k: decode_input(v) for k, v in call.get("kwargs", {}).items()}
@@ -298,20 +369,24 @@ def run_call(call: dict, functions: dict) -> dict:
                 torch.manual_seed(int(call["torch_seed"]))
             _derive(raw_args, args)
             value = fn(*args, **kwargs)
-            record["value"] = encode(value)
+            _prepare_module(value, call)
+            if not call.get("state_digest"):      # a digest is taken after the run below
+                record["value"] = _encode_value(value, call)
             if "call_result" in call:       # e.g. instantiate the class, then run the instance
                 import torch
                 with torch.no_grad():
                     record["result_value"] = encode(value(*[decode_input(a) for a in call["call_result"]]))
+            if call.get("state_digest"):
+                record["value"] = _encode_value(value, call)
             if call.get("facts"):
                 record["facts"] = _facts(value, args)
             if call.get("grad_of"):
                 record["grads"] = _gradients(value, [args[i] for i in call["grad_of"]], call.get("grad_sum", False))
             if call.get("watch"):
                 record["after"] = _watched(args, call["watch"])
-            for _ in range(min(int(call.get("repeat", 1)), 5) - 1):
+            for _ in range(min(int(call.get("repeat", 1)), MAX_REPEAT) - 1):
                 record.setdefault("again", []).append(again := {})
-                _derive(raw_args, args)
+                _derive(raw_args, args, again=True)
                 value = fn(*args, **kwargs)
                 again["value"] = encode(value)
                 if call.get("facts"):
@@ -331,6 +406,72 @@ def run_call(call: dict, functions: dict) -> dict:
     return record
 
 
+def _read_object(obj, call: dict) -> dict:
+    """A notebook variable: its value, or ``obj[index]`` for the one argument given."""
+    try:
+        args = [decode_input(a) for a in call.get("args", [])]
+        if len(args) > 1:
+            raise ProbeDataError("one index at most")
+        return {"value": encode(obj[args[0]] if args else obj)}
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - e.g. the variable is not indexable
+        return {"error": type(exc).__name__[:100], "message": str(exc)[:500]}
+
+
+def _prepare_module(value, call: dict) -> None:
+    if "load_state" not in call and not call.get("eval_mode"):
+        return
+    import torch
+    if not isinstance(value, torch.nn.Module):
+        raise TypeError(f"{call['fn']} doit renvoyer un nn.Module, reçu {type(value).__name__}")
+    if "load_state" in call:
+        state = decode(call["load_state"])
+        if not isinstance(state, dict):
+            raise ProbeDataError("malformed state")
+        value.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()})
+    if call.get("eval_mode"):
+        value.eval()
+
+
+def _encode_value(value, call: dict):
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.nn.Module):
+        if call.get("state_digest"):
+            return state_digest(value.state_dict())
+        if call.get("summary"):
+            return module_summary(value)
+    return encode(value)
+
+
+def module_summary(module) -> dict:
+    """What a network is made of, small whatever its size: the shape of each parameter and
+    buffer (by state-dict name) and how many modules of each type it holds."""
+    counts: dict = {}
+    for m in list(module.modules())[:10_000]:
+        counts[type(m).__name__[:100]] = counts.get(type(m).__name__[:100], 0) + 1
+    params = {name for name, _ in module.named_parameters()}
+    shapes = {k: tuple(int(n) for n in v.shape) for k, v in list(module.state_dict().items())[:1000]}
+    return encode({"parameters": {k: s for k, s in shapes.items() if k in params},
+                   "buffers": {k: s for k, s in shapes.items() if k not in params},
+                   "modules": counts})
+
+
+def state_digest(state: dict) -> str:
+    """sha256 of a state dict (names, shapes and values, floats as float64, integers as
+    int64), the same for torch tensors and numpy arrays: the grader compares the weights a
+    network holds with the ones it gave without their coming back."""
+    import hashlib
+    h = hashlib.sha256()
+    for key in sorted(state):
+        value = state[key]
+        a = _as_numpy(value) if _as_numpy(value) is not None else np.asarray(value)
+        a = np.ascontiguousarray(a, dtype="<f8" if np.issubdtype(a.dtype, np.floating) else "<i8")
+        h.update(json.dumps([str(key), a.dtype.str, list(a.shape)]).encode())
+        h.update(a.tobytes())
+    return "sha256:" + h.hexdigest()
+
+
 def _watched(args: list, watch: list) -> list:
     return [encode(args[i]) if isinstance(i, int) and i < len(args) else None for i in watch]
 
@@ -339,16 +480,21 @@ def _derived(data) -> bool:
     return isinstance(data, dict) and "__of__" in data
 
 
-def _derive(raw_args: list, args: list) -> None:
+def _derive(raw_args: list, args: list, again: bool = False) -> None:
     """Compute the arguments ``{"__of__": name, "arg": i, "params": {...}}``: the function
-    ``TENSOR_FUNCTIONS[name]`` of the (plain) argument i, e.g. a loss built from a parameter."""
+    ``TENSOR_FUNCTIONS[name]`` of argument i (plain, or derived earlier in the list), e.g. a
+    loss built from a parameter, an optimizer of a network. ``"keep": true``: computed for the
+    first call only and kept when the call is repeated (an optimizer's momentum)."""
     for k, data in enumerate(raw_args):
         if not _derived(data):
             continue
         i = data.get("arg")
-        if set(data) != {"__of__", "arg", "params"} or data["__of__"] not in TENSOR_FUNCTIONS \
-                or not isinstance(i, int) or not 0 <= i < len(args) or _derived(raw_args[i]):
+        if set(data) - {"keep"} != {"__of__", "arg", "params"} or data["__of__"] not in TENSOR_FUNCTIONS \
+                or not isinstance(i, int) or not 0 <= i < len(args) or (_derived(raw_args[i]) and i >= k) \
+                or not isinstance(data.get("keep", False), bool):
             raise ProbeDataError("malformed derived argument")
+        if again and data.get("keep"):
+            continue
         args[k] = TENSOR_FUNCTIONS[data["__of__"]](args[i], **decode(data["params"]))
 
 
@@ -359,7 +505,24 @@ def _quadratic_loss(a, c, t):
                       - torch.from_numpy(np.asarray(t, dtype=np.float32))) ** 2)
 
 
-TENSOR_FUNCTIONS = {"quadratic_loss": _quadratic_loss}
+def _sgd(model, lr, momentum=0.0):
+    import torch
+    return torch.optim.SGD(model.parameters(), lr=float(lr), momentum=float(momentum))
+
+
+def _cross_entropy_loss(_unused):
+    import torch
+    return torch.nn.CrossEntropyLoss()
+
+
+def _step_lr(optimizer, gamma):
+    """Multiplies the step by ``gamma`` at every ``scheduler.step()``."""
+    import torch
+    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=float(gamma))
+
+
+TENSOR_FUNCTIONS = {"quadratic_loss": _quadratic_loss, "sgd": _sgd, "cross_entropy_loss": _cross_entropy_loss,
+                    "step_lr": _step_lr}
 
 
 MAX_FACTS = 16

@@ -19,7 +19,6 @@ KNOWN_UNCOVERED = {
     "05_mlp": {"test_autoencoder", "test_bce_backward", "test_linear_forward", "test_linear_grad_W",
                "test_logsoftmax_backward", "test_model_mlp2", "test_sequentiel_forward",
                "test_sigmoide_forward", "test_softmax_forward", "test_tanh_forward"},
-    "06_cnn_cifar10": {"test_baselines"},
 }
 
 

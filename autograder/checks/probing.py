@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nncourse.checks import CheckFailed, fail
-from nncourse.probe import ModuleState, ProbeDataError, decode, encode  # noqa: F401 - ModuleState for checks
+from nncourse.probe import MAX_REPEAT, ModuleState, ProbeDataError, _encode_array, decode, encode  # noqa: F401
 
 SEED_ENV_VAR = "NNCOURSE_TEST_SEED"
 REGISTRY: dict[str, dict] = {}      # checks module name -> {grade_id: check function}
@@ -53,6 +53,15 @@ class Call:
     back as ``Result.result_value``. ``grad_of``: indices of tensor arguments whose gradient
     of the scalar result comes back as ``Result.grads`` (a French reason instead if none).
     ``torch_threads``: torch's threads during the call (1 for tiny networks).
+    ``repeat`` (up to 8): the call made again on the same objects (see ``Of.keep``).
+    A call of a notebook *variable* (not callable) reads it: ``Call("MEAN")`` sends its value,
+    ``Call("x_test", (Tensor(rows),))`` sends ``x_test[rows]``.
+    For a call returning an ``nn.Module`` (a class called): ``load_state`` (name -> array) is
+    loaded into it (strict) and ``eval_mode`` puts it in evaluation mode, both before
+    ``call_result``; ``summary`` sends back its summary (``nncourse.probe.module_summary``:
+    parameter and buffer shapes, module type counts) and ``state_digest`` the digest of its
+    state dict after ``call_result`` (``nncourse.probe.state_digest``) instead of the state
+    dict itself (a network too big to come back).
     """
     fn: str
     args: tuple = ()
@@ -68,6 +77,10 @@ class Call:
     facts: bool = False
     grad_sum: bool = False
     repeat: int = 1
+    load_state: dict | None = None
+    eval_mode: bool = False
+    summary: bool = False
+    state_digest: bool = False
 
     def to_plan(self) -> dict:
         plan = {"fn": self.fn, "args": [encode_input(a) for a in self.args],
@@ -87,7 +100,12 @@ class Call:
         if self.grad_sum:
             plan["grad_sum"] = True
         if self.repeat > 1:
-            plan["repeat"] = min(int(self.repeat), 5)
+            plan["repeat"] = min(int(self.repeat), MAX_REPEAT)
+        if self.load_state is not None:
+            plan["load_state"] = encode({str(k): np.asarray(v) for k, v in self.load_state.items()})
+        for flag in ("eval_mode", "summary", "state_digest"):
+            if getattr(self, flag):
+                plan[flag] = True
         return plan
 
 
@@ -106,8 +124,8 @@ class TestFunction:
 
 @dataclass(frozen=True, eq=False)
 class Tensor:
-    """An argument the kernel receives as a torch tensor (of ``array``'s dtype: pass float32
-    or int64 arrays)."""
+    """An argument the kernel receives as a torch tensor (of ``array``'s dtype: pass float32,
+    float64, int64 or uint8 arrays)."""
     array: np.ndarray
     requires_grad: bool = False
 
@@ -115,42 +133,68 @@ class Tensor:
 @dataclass(frozen=True, eq=False)
 class Sequential:
     """An argument the kernel receives as ``nn.Sequential`` of the given layers:
-    ``("Linear", weight (out, in), bias (out,))``, ``("ReLU",)``, ``("Tanh",)``, ... The
+    ``("Linear", weight (out, in), bias (out,))``, ``("Conv2d", weight (out, in, k, k), bias,
+    stride, padding)``, ``("MaxPool2d", k)``, ``("Dropout", p)``, ``("ReLU",)``, ``("Tanh",)``,
+    ``("Sigmoid",)``, ``("Flatten",)``, ``("Monitor",)`` (the identity counting its forward
+    passes, in training mode and with gradients, in its buffers: ``nncourse.probe``). The
     weights are the grader's, so it can replay from the same start. ``dtype``: "f4"
-    (float32) or "f8" (float64)."""
+    (float32) or "f8" (float64); ``training=False``: the network starts in evaluation mode."""
     layers: tuple
     dtype: str = "f4"
+    training: bool = True
 
 
 @dataclass(frozen=True, eq=False)
 class Of:
-    """An argument the kernel computes from argument ``arg`` of the same call with
-    ``nncourse.probe.TENSOR_FUNCTIONS[name](that argument, **params)`` (e.g. a loss of a
-    parameter tensor), before each call when the call is repeated."""
+    """An argument the kernel computes from argument ``arg`` of the same call (plain, or
+    computed earlier in the list) with ``nncourse.probe.TENSOR_FUNCTIONS[name](that argument,
+    **params)`` (a loss of a parameter tensor; "sgd" (lr, momentum) of a network,
+    "step_lr" (gamma) of that optimizer, "cross_entropy_loss"), before each call when the call
+    is repeated, or once for all of them with ``keep`` (an optimizer and its momentum)."""
     name: str
     arg: int
     params: dict
+    keep: bool = False
 
 
 def encode_input(value):
     if isinstance(value, Of):
-        return {"__of__": value.name, "arg": int(value.arg), "params": encode(value.params)}
+        data = {"__of__": value.name, "arg": int(value.arg), "params": encode(value.params)}
+        if value.keep:
+            data["keep"] = True
+        return data
     if isinstance(value, Generator):
         return {"__rng__": int(value.seed)}
     if isinstance(value, TestFunction):
         return {"__function__": value.name, "params": encode(value.params)}
     if isinstance(value, Tensor):
-        return {"__tensor__": encode(np.asarray(value.array)), "requires_grad": bool(value.requires_grad)}
+        array = np.asarray(value.array)
+        data = _encode_array(array, keep_uint8=True) if array.dtype == np.uint8 else encode(array)
+        return {"__tensor__": data, "requires_grad": bool(value.requires_grad)}
     if isinstance(value, Sequential):
         dtype = {"f4": np.float32, "f8": np.float64}[value.dtype]
-        data = {"__sequential__": [
-            {"layer": "Linear", "weight": encode(np.asarray(layer[1], dtype=dtype)),
-             "bias": encode(np.asarray(layer[2], dtype=dtype))} if layer[0] == "Linear"
-            else {"layer": layer[0]} for layer in value.layers]}
+        data = {"__sequential__": [_layer_spec(layer, dtype) for layer in value.layers]}
         if value.dtype != "f4":
             data["dtype"] = value.dtype
+        if not value.training:
+            data["training"] = False
         return data
     return encode(value)
+
+
+def _layer_spec(layer: tuple, dtype) -> dict:
+    kind = layer[0]
+    if kind == "Linear":
+        return {"layer": kind, "weight": encode(np.asarray(layer[1], dtype=dtype)),
+                "bias": encode(np.asarray(layer[2], dtype=dtype))}
+    if kind == "Conv2d":
+        return {"layer": kind, "weight": encode(np.asarray(layer[1], dtype=dtype)),
+                "bias": encode(np.asarray(layer[2], dtype=dtype)), "stride": int(layer[3]), "padding": int(layer[4])}
+    if kind == "MaxPool2d":
+        return {"layer": kind, "kernel": int(layer[1])}
+    if kind == "Dropout":
+        return {"layer": kind, "p": float(layer[1])}
+    return {"layer": kind}
 
 
 @dataclass
@@ -172,8 +216,12 @@ class Result:
     again: list = field(default_factory=list)
 
 
-def check(grade_id: str, module: str | None = None):
+def check(grade_id: str, module: str | None = None, files: bool = False):
     """Register a generator function as the hidden check of test cell ``grade_id``.
+
+    ``files``: the check also receives the files the student handed in with the notebook,
+    ``fn(rng, files)`` with ``files`` {name: Path} (read here, in the grader, before the
+    notebook runs; untrusted), or None outside grading (unit tests, calibration).
 
     The check belongs to the assignment whose checks module (or package) defines it. A check
     shared by two assignments (``concepts``) is registered by each of them:
@@ -183,8 +231,9 @@ def check(grade_id: str, module: str | None = None):
         owner = (module or fn.__module__).split("autograder.checks.", 1)[-1].split(".")[0]
         target = getattr(fn, "func", fn)         # a functools.partial: the shared function
 
-        def run(rng):
-            return fn(rng)
+        def run(rng, files=None):
+            return fn(rng, files) if run.wants_files else fn(rng)
+        run.wants_files = files
         run.__name__ = run.__qualname__ = getattr(target, "__name__", grade_id)
         run.__doc__ = target.__doc__
         run.grade_id = grade_id
@@ -200,10 +249,11 @@ def fresh_seed() -> int:
 class Pending:
     """A check between its plan and its verdict (the generator waits on its ``yield``)."""
 
-    def __init__(self, fn, seed: int | None = None):
+    def __init__(self, fn, seed: int | None = None, files: dict | None = None):
         self.fn, self.seed = fn, fresh_seed() if seed is None else seed
         self.nonce = secrets.token_hex(8)
-        self.generator = fn(np.random.default_rng(self.seed))
+        self.generator = fn(np.random.default_rng(self.seed), files) if getattr(fn, "wants_files", False) \
+            else fn(np.random.default_rng(self.seed))
         self.calls = next(self.generator)
 
     def plan(self) -> dict:
@@ -316,14 +366,14 @@ def read_facts(raw) -> dict | None:
     return out
 
 
-def run_locally(fn, seed: int | None = None, **functions) -> tuple[bool, str]:
+def run_locally(fn, seed: int | None = None, files: dict | None = None, **functions) -> tuple[bool, str]:
     """Plan, probe in this process, and judge: for unit tests and calibration (never for
-    grading student code, which runs in the sandbox)."""
+    grading student code, which runs in the sandbox). ``files``: the handed-in files."""
     import json
 
     from nncourse.probe import run_call
 
-    pending = Pending(fn, seed)
+    pending = Pending(fn, seed, files)
     plan = json.loads(json.dumps(pending.plan()))
     results = json.loads(json.dumps([run_call(c, functions) for c in plan["calls"]]))
     return pending.verdict(results)
