@@ -252,7 +252,7 @@ HINTS_06 = {
     "seed_net_softmax_output": "scores bruts",
     "augment_whole_batch": "image par image",
     "my_cnn_no_batchnorm": "BatchNorm2d",
-    "confusion_transposed": "matrice transposée",
+    "confusion_transposed": "la matrice est transposée",
 }
 
 

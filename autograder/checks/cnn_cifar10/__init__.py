@@ -13,7 +13,7 @@ One submodule per concern; importing the package registers every check under
 - ``models``: LeNet5, SeedNet, MyCNN's architecture (summaries), augment;
 - ``weights``: the handed-in ``cnn_weights.pt`` (read only with ``weights_only=True``) and
   MyCNN's test accuracy; ``reference_files`` trains and caches the reference weights;
-- ``confusion``: the confusion matrix.
+- ``confusion``: the confusion matrix (the check shared with 04, ``concepts.classification``).
 
 Calibration (``python -m autograder calibrate 06_cnn_cifar10 --seeds N``): the reference
 recipe cut short, one run per seed, and the "learns" check of the reference training loop.
