@@ -82,14 +82,16 @@ def _as_numpy(value):
         return np.asarray(value)
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(value, torch.Tensor):
+        if value.dtype == torch.uint8:             # images: 1 byte a pixel, not 8
+            return value.detach().cpu().numpy()
         return value.detach().cpu().to(torch.float64 if value.is_floating_point() else torch.int64).numpy()
     return None
 
 
-def _encode_array(a: np.ndarray, keep_uint8: bool = False) -> dict:
+def _encode_array(a: np.ndarray) -> dict:
     if a.dtype == np.bool_:
         code = "b1"
-    elif keep_uint8 and a.dtype == np.uint8:      # images the grader sends (Tensor of uint8)
+    elif a.dtype == np.uint8:                      # images, either way
         code = "u1"
     elif np.issubdtype(a.dtype, np.integer):
         code = "i8"

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nncourse.checks import CheckFailed, fail
-from nncourse.probe import MAX_REPEAT, ModuleState, ProbeDataError, _encode_array, decode, encode  # noqa: F401
+from nncourse.probe import MAX_REPEAT, ModuleState, ProbeDataError, decode, encode  # noqa: F401
 
 SEED_ENV_VAR = "NNCOURSE_TEST_SEED"
 REGISTRY: dict[str, dict] = {}      # checks module name -> {grade_id: check function}
@@ -169,7 +169,7 @@ def encode_input(value):
         return {"__function__": value.name, "params": encode(value.params)}
     if isinstance(value, Tensor):
         array = np.asarray(value.array)
-        data = _encode_array(array, keep_uint8=True) if array.dtype == np.uint8 else encode(array)
+        data = encode(array)
         return {"__tensor__": data, "requires_grad": bool(value.requires_grad)}
     if isinstance(value, Sequential):
         dtype = {"f4": np.float32, "f8": np.float64}[value.dtype]
