@@ -105,14 +105,34 @@ def explain(exc: BaseException, tb=None) -> list[str] | None:
         return [f"✘ {place} n'est pas encore écrite : dans sa cellule, remplacez raise NotImplementedError() par "
                 f"votre code, exécutez-la, puis exécutez de nouveau cette cellule-ci."]
     message = str(exc).splitlines()[0] if str(exc) else ""
-    for pattern, what, hint in SHAPE_ERRORS:
-        if pattern.search(message):
-            shapes = _shapes_named(line, frame)
-            detail = f" : {', '.join(shapes)}" if shapes else ""
-            return [f"✘ Dans {place}, ligne « {line} » : {what}{detail}.", f"  Piste : {hint}",
-                    f"  (message d'origine : {type(exc).__name__}: {message[:200]})"]
+    problem = shape_problem(message)
+    if problem:
+        shapes = _shapes_named(line, frame)
+        detail = f" : {', '.join(shapes)}" if shapes else ""
+        return [f"✘ Dans {place}, ligne « {line} » : {problem[0]}{detail}.", f"  Piste : {problem[1]}",
+                f"  (message d'origine : {type(exc).__name__}: {message[:200]})"]
     return [f"✘ Dans {place}, ligne « {line} » : {type(exc).__name__}: {message[:300]}",
             "  (la trace complète : exécutez %tb dans une nouvelle cellule)"]
+
+
+def where(exc: BaseException) -> str:
+    """Where the student's code raised ``exc``, for the grader's message (one line, or "")::
+
+        dans backward, ligne « dW1 = X.T @ dZ1 » (X.T (2, 200), dZ1 (100, 30))"""
+    found = _student_frame(exc.__traceback__)
+    if found is None:
+        return ""
+    place, line = _where(*found)
+    shapes = _shapes_named(line, found[0])
+    return f"dans {place}, ligne « {line[:150]} »" + (f" ({', '.join(shapes)})" if shapes else "")
+
+
+def shape_problem(message: str) -> tuple[str, str] | None:
+    """(what, hint) in French when an error message is numpy's or torch's about shapes."""
+    for pattern, what, hint in SHAPE_ERRORS:
+        if pattern.search(message or ""):
+            return what, hint
+    return None
 
 
 def _show(shell, etype, value, tb, tb_offset=None):

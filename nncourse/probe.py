@@ -343,6 +343,15 @@ def _torch_threads(n):
 MAX_REPEAT = 8
 
 
+def _where(exc: BaseException) -> str:
+    """The line of the student's code that raised, with the shapes it names (or "")."""
+    try:
+        from .messages import where
+        return where(exc)[:400]
+    except Exception:  # noqa: BLE001 - never lose the error itself
+        return ""
+
+
 def run_call(call: dict, functions: dict) -> dict:
     """One call of the plan: its value (or error), the watched arguments after it, traces.
 
@@ -401,6 +410,7 @@ def run_call(call: dict, functions: dict) -> dict:
             record["error"], record["message"] = "NotImplementedError", ""
         except BaseException as exc:  # noqa: BLE001 - the student's error is data here
             record["error"], record["message"] = type(exc).__name__[:100], str(exc)[:500]
+            record["where"] = _where(exc)
     if call.get("watch") and "after" not in record:
         record["after"] = _watched(args, call["watch"])
     if traces:

@@ -106,3 +106,20 @@ def test_in_ipython_the_french_line_replaces_the_traceback(capsys):
     finally:
         shell.set_custom_exc((), None)
         InteractiveShell.clear_instance()
+
+
+def test_a_graded_call_that_crashes_names_the_line_and_the_shapes(notebook):
+    """The probe sends where the student's code raised; the grader says it in French."""
+    from autograder.checks.probing import Call, check, run_locally
+
+    @check("test_backward_crash")
+    def backward_check(rng):
+        """backward on the grader's inputs."""
+        yield [Call("backward", (np.ones((200, 2)), {"b1": np.zeros((1, 30))}))]
+        return "ok"
+
+    passed, message = run_locally(backward_check, seed=1, backward=notebook["backward"])
+    assert not passed
+    assert message.startswith("backward : produit matriciel impossible dans backward, ligne « dW1 = X.T @ dZ1 + "
+                              "params[\"b1\"] » (X.T (2, 200), dZ1 (100, 30), params[\"b1\"] (1, 30)).")
+    assert "Piste : A @ B" in message and "(graine 1)" in message

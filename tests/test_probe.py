@@ -287,7 +287,8 @@ def test_not_written_yet_and_student_errors_are_one_french_line():
 
     assert run_locally(square_check, square=blank)[1].startswith("square n'est pas encore écrite")
     message = run_locally(square_check, square=broken)[1]
-    assert message.startswith("square a levé une erreur : IndexError: list index out of range") and "\n" not in message
+    assert message.startswith("square a levé une erreur dans broken, ligne « return [1, 2][5] » : IndexError: "
+                              "list index out of range") and "\n" not in message
 
 
 def test_seed_is_fresh_unless_the_grader_replays_one(monkeypatch):

@@ -251,7 +251,7 @@ def train_steps(rng, n=TRAIN_N, d=TRAIN_D, batch=TRAIN_BATCH, epochs=TRAIN_EPOCH
         if helpers_failed or not _gradients_are_reference(calls, 1e-6):
             return ("avec vos fonctions forward/gradients/one_hot, l'entraînement lève une erreur "
                     f"({r.error}) : erreur reportée, pas de pénalité ici.")
-        fail(f"train a levé une erreur : {r.error}: {r.message}".rstrip(": "))
+        fail(r.error_message())
     out = r.value
     if not isinstance(out, (tuple, list)) or len(out) != 3:
         fail("train doit renvoyer le triplet (W, b, test_acc).")

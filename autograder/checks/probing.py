@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nncourse.checks import CheckFailed, fail
+from nncourse.messages import shape_problem
 from nncourse.probe import MAX_REPEAT, ModuleState, ProbeDataError, decode, encode  # noqa: F401
 
 SEED_ENV_VAR = "NNCOURSE_TEST_SEED"
@@ -214,6 +215,16 @@ class Result:
     grads: object = None
     facts: dict | None = None
     again: list = field(default_factory=list)
+    where: str = ""          # the student's line that raised, with the shapes it names
+
+    def error_message(self) -> str:
+        """The student's error in French, one line (shape errors named, with the line)."""
+        place = f" {self.where}" if self.where else ""
+        problem = shape_problem(self.message)
+        if problem:
+            return (f"{self.fn} : {problem[0]}{place}.\n  Piste : {problem[1]} "
+                    f"(message d'origine : {self.error}: {self.message[:200]})")
+        return f"{self.fn} a levé une erreur{place} : {self.error}: {self.message}".rstrip(": ")
 
 
 def check(grade_id: str, module: str | None = None, files: bool = False):
@@ -269,7 +280,7 @@ class Pending:
                 if r.error == "NotImplementedError":
                     fail(f"{r.fn} n'est pas encore écrite : remplacez raise NotImplementedError() par votre code.")
                 if r.error:
-                    fail(f"{r.fn} a levé une erreur : {r.error}: {r.message}".rstrip(": "))
+                    fail(r.error_message())
             try:
                 self.generator.send(results)
             except StopIteration as done:
@@ -288,7 +299,8 @@ class Pending:
         for call, raw in zip(self.calls, raw_results):
             if not isinstance(raw, dict):
                 raise ProbeDataError("a result is not an object")
-            r = Result(call.fn, error=raw.get("error"), message=str(raw.get("message", ""))[:500])
+            r = Result(call.fn, error=raw.get("error"), message=str(raw.get("message", ""))[:500],
+                       where=str(raw.get("where") or "")[:400])
             if r.error is not None and not isinstance(r.error, str):
                 raise ProbeDataError("bad error name")
             r.value = decode(raw.get("value"))
