@@ -62,15 +62,19 @@ def show_gradient_error(name: str, analytic, loss, x, eps: float = 1e-6,
     ``analytic``: the gradient to judge (an array, or a function without argument that
     computes it: its errors are then caught too). ``loss``: a function of one float64 array
     of the shape of ``x`` that returns a number; it receives a copy of ``x``, perturbed
-    one entry at a time (``x`` itself is never modified).
+    one entry at a time (``x`` itself is never modified). ``x``: the point, or a function
+    without argument that computes it (a value of the student's forward pass, say).
 
     Never raises: a gradient that cannot be judged (wrong shape, NaN, a function that fails)
     is said in one French line and ``None`` is returned; the test's own checks then fail.
     """
     try:
-        x64 = np.array(x, dtype=np.float64, copy=True)
+        x64 = np.array(x() if callable(x) else x, dtype=np.float64, copy=True)
+    except NotImplementedError:
+        print(f"erreur relative {name} : non calculée (une fonction n'est pas encore écrite).")
+        return None
     except Exception as exc:                                   # noqa: BLE001
-        print(f"erreur relative {name} : non calculée (point de calcul invalide : {exc}).")
+        print(f"erreur relative {name} : non calculée (le point de calcul a levé {type(exc).__name__} : {exc}).")
         return None
     try:
         grad = analytic() if callable(analytic) else analytic

@@ -82,3 +82,13 @@ def test_gradient_check_prints_the_same_line(capsys):
 def test_passed_line(capsys):
     passed()
     assert capsys.readouterr().out == "✔ Tests visibles réussis.\n"
+
+
+def test_the_point_may_be_computed_lazily(capsys):
+    A, x, loss, grad = _problem()
+    assert show_gradient_error("g", grad(x), loss, lambda: x) < 1e-8
+
+    def forward_not_written():
+        raise NotImplementedError()
+    assert show_gradient_error("g", grad(x), loss, forward_not_written) is None
+    assert "pas encore écrite" in capsys.readouterr().out
