@@ -47,7 +47,9 @@ WRONG = 1e-4     # above: the gradient is wrong (between the two: a kink, or a s
 def error_line(name: str, err: float, expected: float = GOOD, wrong: float = WRONG) -> str:
     """« erreur relative NAME : 3.1e-10 (attendu < 1e-7 ; au-delà de 1e-4 le gradient est faux) »,
     with a verdict at the end when the error is above what is expected."""
-    line = f"erreur relative {name} : {err:.1e} (attendu < {expected:.0e} ; au-delà de {wrong:.0e} le gradient est faux)"
+    def power(v):                       # 1e-07 -> 1e-7
+        return f"{v:.0e}".replace("e-0", "e-").replace("e+0", "e+")
+    line = f"erreur relative {name} : {err:.1e} (attendu < {power(expected)} ; au-delà de {power(wrong)} le gradient est faux)"
     if err > wrong:
         line += " ← gradient faux"
     elif err > expected:
