@@ -40,6 +40,15 @@ def relative_error(a, b) -> float:
     return float(num / den)
 
 
+def _not_written(exc: BaseException) -> str:
+    """The function that raised NotImplementedError (the last frame of its traceback)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    name = tb.tb_frame.f_code.co_name if tb is not None else "<lambda>"
+    return "une fonction" if name.startswith("<") else name
+
+
 GOOD = 1e-7      # a correct float64 gradient: 1e-8 .. 1e-11 with centred differences
 WRONG = 1e-4     # above: the gradient is wrong (between the two: a kink, or a small mistake)
 
@@ -72,8 +81,8 @@ def show_gradient_error(name: str, analytic, loss, x, eps: float = 1e-6,
     """
     try:
         x64 = np.array(x() if callable(x) else x, dtype=np.float64, copy=True)
-    except NotImplementedError:
-        print(f"erreur relative {name} : non calculée (une fonction n'est pas encore écrite).")
+    except NotImplementedError as exc:
+        print(f"erreur relative {name} : non calculée ({_not_written(exc)} n'est pas encore écrite).")
         return None
     except Exception as exc:                                   # noqa: BLE001
         print(f"erreur relative {name} : non calculée (le point de calcul a levé {type(exc).__name__} : {exc}).")
@@ -81,8 +90,8 @@ def show_gradient_error(name: str, analytic, loss, x, eps: float = 1e-6,
     try:
         grad = analytic() if callable(analytic) else analytic
         grad = np.asarray(grad.detach().cpu().numpy() if hasattr(grad, "detach") else grad, dtype=np.float64)
-    except NotImplementedError:
-        print(f"erreur relative {name} : non calculée (une fonction n'est pas encore écrite).")
+    except NotImplementedError as exc:
+        print(f"erreur relative {name} : non calculée ({_not_written(exc)} n'est pas encore écrite).")
         return None
     except Exception as exc:                                   # noqa: BLE001
         print(f"erreur relative {name} : non calculée (votre gradient a levé {type(exc).__name__} : {exc}).")
@@ -96,8 +105,8 @@ def show_gradient_error(name: str, analytic, loss, x, eps: float = 1e-6,
         return None
     try:
         numeric = numerical_gradient(loss, x64, eps)
-    except NotImplementedError:
-        print(f"erreur relative {name} : non calculée (la perte utilise une fonction pas encore écrite).")
+    except NotImplementedError as exc:
+        print(f"erreur relative {name} : non calculée ({_not_written(exc)} n'est pas encore écrite).")
         return None
     except Exception as exc:                                   # noqa: BLE001
         print(f"erreur relative {name} : non calculée (le calcul de la perte a levé {type(exc).__name__} : {exc}).")
