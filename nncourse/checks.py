@@ -56,7 +56,9 @@ def check_true(condition: bool, message: str, hint: str | None = None) -> None:
         fail(message, hint)
 
 
-def passed(message: str = "Test réussi.") -> None:
+def passed(message: str = "Tests visibles réussis.") -> None:
+    """The line every test cell ends with when its visible checks hold (the hidden ones
+    run at grading time)."""
     print(f"✔ {message}")
 
 
