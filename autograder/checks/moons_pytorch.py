@@ -599,27 +599,34 @@ TRAIN_CHECKS = [_train_check(k) for k in ("manual", "sgd")]
 
 
 def _classifier_problem(rng):
-    d = int(rng.integers(3, 8))
-    params = {k: v.astype(np.float32) for k, v in ref.random_params(d, rng, scale=2.0).items()}
-    layers = _layers(params)
-    model = _torch_model(layers)
+    """A random Linear-Tanh-Linear-Sigmoid network and points it puts in both classes (20 to
+    80 % in class 1), some class-0 points with a probability that is not 0 in float32 (so
+    that thresholds 0 and 0.5 disagree); the network is drawn again until that holds."""
     import torch
-    for _ in range(50):
-        X = rng.uniform(-2, 2, size=(int(rng.integers(30, 60)), 2))
-        with torch.no_grad():
-            p = model(torch.tensor(X, dtype=torch.float32)).numpy().ravel()
-        if 0.2 < np.mean(p > 0.5) < 0.8:
-            break
-    return layers, X, (p > 0.5).astype(np.float64)
+    for _ in range(200):
+        d = int(rng.integers(3, 8))
+        params = {k: v.astype(np.float32) for k, v in ref.random_params(d, rng, scale=2.0).items()}
+        layers = _layers(params)
+        model = _torch_model(layers)
+        for _ in range(10):
+            X = rng.uniform(-2, 2, size=(int(rng.integers(30, 60)), 2))
+            with torch.no_grad():
+                p = model(torch.tensor(X, dtype=torch.float32)).numpy().ravel()
+            if 0.2 < np.mean(p > 0.5) < 0.8 and np.sum((p > 1e-4) & (p < 0.5)) >= 3:
+                return layers, X, (p > 0.5).astype(np.float64)
+    raise RuntimeError("could not draw a network that separates the points")
 
 
 @check("test_accuracy")
 def accuracy_of_a_network(rng):
     """accuracy(model, X, y) on a network and labels drawn here (threshold 0.5, y of shape (M, 1))."""
     layers, X, pred = _classifier_problem(rng)
-    flip = rng.random(len(pred)) < rng.uniform(0.1, 0.3)
-    y = np.where(flip, 1 - pred, pred)
-    expected = float(np.mean(pred == y))
+    for _ in range(100):   # labels whose accuracy is not what a known mistake gives by chance
+        flip = rng.random(len(pred)) < rng.uniform(0.1, 0.3)
+        y = np.where(flip, 1 - pred, pred)
+        expected = float(np.mean(pred == y))
+        if min(abs(expected - np.mean(y == 1)), abs(expected - np.mean(pred[:, None] == y[None, :]))) > 0.5 / len(y):
+            break
     [r] = yield [Call("accuracy", (layers, Tensor(_f32(X)), Tensor(_f32(y).reshape(-1, 1))))]
     got = _number(r.value, "accuracy(model, X, y)")
     hint = named_mistake(got, {
