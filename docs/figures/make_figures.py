@@ -1,10 +1,10 @@
 """The SVG figures of 01 and 03, written by hand (geometry computed here, text in French).
 
-The notebooks embed them as attachments of their markdown cells: fig-graph-f1, fig-graph-f2
+The notebooks inline them in their markdown cells as data URIs: fig-graph-f1, fig-graph-f2
 and fig-two-layer in 01_moons_numpy, fig-softmax-ce in 03_spiral_softmax. After changing a
 figure, run this script (it writes the SVGs next to itself), put the file's base64 in the
-cell's ``attachments`` (``{"graph_f1.svg": {"image/svg+xml": "<base64>"}}``), then
-``python -m autograder release``.
+cell's image link (``![...](data:image/svg+xml;base64,<base64>)``; not a cell attachment,
+which graded copies lose), then ``python -m autograder release``.
 """
 import math
 import os
