@@ -18,7 +18,7 @@ from nncourse.gradcheck import numerical_gradient, relative_error
 __all__ = ["CheckFailed", "fail", "passed", "check_close", "check_finite", "check_shape",
            "numerical_gradient", "relative_error", "new_rng", "likely_mistake", "grad_check",
            "call_student", "swapped_globals", "as_array", "loss_number", "trained_run",
-           "gradients_match_reference", "named_mistake", "constant_gradient_updates"]
+           "gradients_match_reference", "named_mistake", "constant_gradient_updates", "gradient_verdict"]
 
 SEED_ENV_VAR = "NNCOURSE_TEST_SEED"
 
@@ -216,3 +216,17 @@ def constant_gradient_updates(params: dict, start: dict, g: dict, steps: int, lr
         }, rtol=tol, atol=1e-12)
         fail(f"avec un gradient constant g, {k} doit valoir {k}₀ - {steps}·pas·g après {steps} itérations.",
              hint or "θ ← θ - pas·∂L/∂θ à chaque itération, avec les gradients que backward vient de renvoyer.")
+
+
+def gradient_verdict(name, got, f, at, n_examples, hint, tol: float) -> None:
+    """The student's gradient ``got`` against float64 centered differences of ``f`` at ``at``:
+    shape, then relative error below ``tol`` (French failure naming the likely mistake)."""
+    numeric = numerical_gradient(f, np.array(at, dtype=np.float64, copy=True), 1e-6)
+    got = as_array(name, got)
+    guess = likely_mistake(got, numeric, n_examples)
+    if got.shape != numeric.shape:
+        fail(f"{name} a la forme {got.shape}, attendu {numeric.shape}.", guess or hint)
+    err = relative_error(got, numeric)
+    if not err < tol:
+        fail(f"{name} : le gradient ne correspond pas aux différences finies centrées "
+             f"(erreur relative {err:.2e} > {tol:.0e}).", guess or hint)

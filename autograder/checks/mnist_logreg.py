@@ -29,7 +29,7 @@ import functools
 import numpy as np
 
 from . import mnist_logreg_reference as ref
-from .common import as_array, check_close, fail, likely_mistake, named_mistake, numerical_gradient, relative_error
+from .common import as_array, check_close, fail, gradient_verdict, likely_mistake, named_mistake, relative_error
 from .concepts import classification
 from .probing import Call, check
 
@@ -148,14 +148,7 @@ def _pair(value):
 
 
 def _grad_verdict(name, got, f, at, n_examples, hint):
-    numeric = numerical_gradient(f, np.array(at, dtype=np.float64, copy=True), 1e-6)
-    guess = likely_mistake(got, numeric, n_examples)
-    if got.shape != numeric.shape:
-        fail(f"{name} a la forme {got.shape}, attendu {numeric.shape}.", guess or hint)
-    err = relative_error(got, numeric)
-    if not err < GRAD_TOL:
-        fail(f"{name} : le gradient ne correspond pas aux différences finies centrées "
-             f"(erreur relative {err:.2e} > {GRAD_TOL:.0e}).", guess or hint)
+    gradient_verdict(name, got, f, at, n_examples, hint, GRAD_TOL)
 
 
 @check("test_grad_W")

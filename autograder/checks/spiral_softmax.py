@@ -23,8 +23,8 @@ import functools
 import numpy as np
 
 from . import spiral_softmax_reference as ref
-from .common import (as_array, check_close, constant_gradient_updates, fail, gradients_match_reference,
-                     likely_mistake, named_mistake, numerical_gradient, relative_error, trained_run)
+from .common import (as_array, check_close, constant_gradient_updates, fail, gradient_verdict,
+                     gradients_match_reference, likely_mistake, named_mistake, trained_run)
 from .concepts import classification
 from .probing import Call, Generator, ModuleState, Sequential, Tensor, check
 
@@ -116,16 +116,7 @@ def cross_entropy_is_stable(rng):
 
 
 def _grad_verdict(name, got, f, at, n_examples, hint):
-    """Shape and centered differences of ``f`` at ``at`` (float64)."""
-    numeric = numerical_gradient(f, np.array(at, dtype=np.float64, copy=True), 1e-6)
-    got = as_array(name, got)
-    guess = likely_mistake(got, numeric, n_examples)
-    if got.shape != numeric.shape:
-        fail(f"{name} a la forme {got.shape}, attendu {numeric.shape}.", guess or hint)
-    err = relative_error(got, numeric)
-    if not err < GRAD_TOL:
-        fail(f"{name} : le gradient ne correspond pas aux différences finies centrées "
-             f"(erreur relative {err:.2e} > {GRAD_TOL:.0e}).", guess or hint)
+    gradient_verdict(name, got, f, at, n_examples, hint, GRAD_TOL)
 
 
 @check("test_cross_entropy_grad")
