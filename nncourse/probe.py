@@ -20,6 +20,15 @@ A call may also seed torch first (``torch_seed``), call what it returned on inpu
 its scalar result with respect to tensor arguments (``grad_of``), or send back facts about the
 tensors it returned and received (``facts``: dtype, requires_grad, is_leaf, shared memory).
 A network may be built in float64 (``{"__sequential__": [...], "dtype": "f8"}``).
+
+Objects (classes of the notebook): an argument may be an instance the kernel builds with a
+notebook class (``{"__new__": name, "args": [...], "kwargs": {...}}``) or a *tape*
+(``{"__tape__": name, "answers": {method: [values]}}``): a stand-in that records every
+method called on it (in the call's ``log``) and answers with the grader's values; a
+``replace`` names notebook names swapped for such stand-ins while the call runs (a tape
+class: ``{"__tape_class__": name, "answers": ...}`` makes tapes when called). ``steps`` then
+work on what the call returned or on its arguments: read an attribute path (attributes, dict
+keys, list indices), assign one, or call a method there, each step's value sent back.
 """
 
 from __future__ import annotations
@@ -70,6 +79,8 @@ def encode(value, depth: int = 0):
         return {"__dict__": {str(k)[:200]: encode(v, depth + 1) for k, v in list(value.items())[:MAX_ITEMS]}}
     if isinstance(value, np.random.Generator):
         return {"__object__": "Generator"}
+    if isinstance(value, _Tape):
+        return {"__object__": f"tape {value._name}"}
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(value, torch.nn.Module):
         state = {str(k)[:200]: _encode_array(_as_numpy(v)) for k, v in list(value.state_dict().items())[:1000]}
@@ -142,6 +153,13 @@ def decode(data, depth: int = 0, inputs: bool = False):
         return TEST_FUNCTIONS[data["__function__"]](**decode(data["params"], depth + 1))
     if set(data) == {"__tensor__", "requires_grad"} and isinstance(data["requires_grad"], bool):
         return _tensor(_decode_array(data["__tensor__"]), data["requires_grad"])
+    if set(data) == {"__tensor__", "requires_grad", "dtype"} and isinstance(data["requires_grad"], bool) \
+            and data["dtype"] in TENSOR_DTYPES:
+        return _tensor(_decode_array(data["__tensor__"]), data["requires_grad"], data["dtype"])
+    if set(data) == {"__tape__", "answers"} and isinstance(data["__tape__"], str):
+        return _Tape(data["__tape__"][:100], _answers(data["answers"], depth))
+    if set(data) == {"__tape_class__", "answers"} and isinstance(data["__tape_class__"], str):
+        return _TapeClass(data["__tape_class__"][:100], _answers(data["answers"], depth))
     if set(data) in ({"__sequential__"}, {"__sequential__", "dtype"}) \
             and isinstance(data["__sequential__"], list) and len(data["__sequential__"]) <= 100 \
             and data.get("dtype", "f4") in ("f4", "f8"):
@@ -168,9 +186,14 @@ def _decode_array(data: dict) -> np.ndarray:
     return np.frombuffer(raw, dtype=dtype).astype(DTYPES[code]).reshape(shape)
 
 
-def _tensor(array: np.ndarray, requires_grad: bool = False):
+TENSOR_DTYPES = ("uint8", "float32", "float64", "int64")
+
+
+def _tensor(array: np.ndarray, requires_grad: bool = False, dtype: str | None = None):
     import torch
     t = torch.from_numpy(np.ascontiguousarray(array).reshape(array.shape))   # a 0-d array stays 0-d
+    if dtype is not None:
+        t = t.to(getattr(torch, dtype))
     return t.requires_grad_(True) if requires_grad and t.is_floating_point() else t
 
 
@@ -204,6 +227,58 @@ def _sequential(layers: list, dtype: str = "f4"):
             linear.bias.copy_(torch.from_numpy(bias.astype(np_dtype)))
         modules.append(linear)
     return torch.nn.Sequential(*modules)
+
+
+# ----------------------------------------------------------------------- tapes (stand-ins)
+MAX_LOG = 2_000
+_LOG: list = []          # the current call's log of tape calls
+
+
+def _answers(data, depth: int) -> dict:
+    if not isinstance(data, dict) or set(data) != {"__dict__"}:
+        raise ProbeDataError("malformed tape answers")
+    answers = decode(data, depth + 1)
+    if not all(isinstance(v, list) for v in answers.values()):
+        raise ProbeDataError("malformed tape answers")
+    return answers
+
+
+class _Tape:
+    """A stand-in object: every method called on it is logged as ``[tape, method, args]`` and
+    answered with the next of the grader's values for that method (the last one repeated;
+    None when the grader gave none)."""
+
+    def __init__(self, name: str, answers: dict):
+        self._name, self._answers, self._used = name, answers, {}
+
+    def __getattr__(self, method):
+        if method.startswith("_"):
+            raise AttributeError(method)
+
+        def recorded(*args, **kwargs):
+            if len(_LOG) < MAX_LOG:
+                _LOG.append([self._name, method, [encode(a) for a in args]])
+            values = self._answers.get(method) or [None]
+            k = self._used.get(method, 0)
+            self._used[method] = k + 1
+            return copy.deepcopy(values[min(k, len(values) - 1)])
+        return recorded
+
+    def __repr__(self):
+        return f"<tape {self._name}>"
+
+
+class _TapeClass:
+    """Called like a class (``Optim(net, loss, eps)``): logs ``[name, "__init__", args]`` and
+    returns a tape of that name."""
+
+    def __init__(self, name: str, answers: dict):
+        self.name, self.answers = name, answers
+
+    def __call__(self, *args, **kwargs):
+        if len(_LOG) < MAX_LOG:
+            _LOG.append([self.name, "__init__", [encode(a) for a in args]])
+        return _Tape(self.name, self.answers)
 
 
 class ModuleState:
@@ -284,21 +359,31 @@ def run_call(call: dict, functions: dict) -> dict:
     network carry over), arguments computed from another one (``{"__of__": ...}``) rebuilt
     first; each further call's value, watched arguments and facts come back in ``again``."""
     fn = functions.get(call["fn"])
-    if fn is None:
+    if fn is None and call["fn"] not in functions:
         return {"error": "NameError", "message": f"{call['fn']} n'a pas été donnée au test"}
     raw_args = call.get("args", [])
-    args = [None if _derived(a) else decode_input(a) for a in raw_args]
-    kwargs = {k: decode_input(v) for k, v in call.get("kwargs", {}).items()}
     traces = {name: {"calls": [], "count": 0, "errors": 0} for name in call.get("trace", {})}
     record: dict = {}
-    with _patched(fn, call.get("stub", {}), call.get("trace", {}), traces), _torch_threads(call.get("torch_threads")):
+    steps = call.get("steps", [])
+    if not isinstance(steps, list) or len(steps) > MAX_STEPS:
+        raise ProbeDataError("malformed steps")
+    _LOG.clear()
+    args: list = []
+    replace = {k: decode_input(v) for k, v in call.get("replace", {}).items()}
+    with _patched(fn, call.get("stub", {}), call.get("trace", {}), traces, replace), \
+            _torch_threads(call.get("torch_threads")):
         try:
             if call.get("torch_seed") is not None:
                 import torch
                 torch.manual_seed(int(call["torch_seed"]))
+            args = [None if _derived(a) else _built(a, functions) for a in raw_args]
+            kwargs = {k: _built(v, functions) for k, v in call.get("kwargs", {}).items()}
+            for step in steps:
+                if step.get("before"):
+                    _step(step, None, args)          # an error here is the call's error
             _derive(raw_args, args)
-            value = fn(*args, **kwargs)
-            record["value"] = encode(value)
+            value = fn if call.get("as_object") else fn(*args, **kwargs)
+            record["value"] = None if call.get("as_object") else encode(value)
             if "call_result" in call:       # e.g. instantiate the class, then run the instance
                 import torch
                 with torch.no_grad():
@@ -318,17 +403,90 @@ def run_call(call: dict, functions: dict) -> dict:
                     again["facts"] = _facts(value, args)
                 if call.get("watch"):
                     again["after"] = _watched(args, call["watch"])
+            if steps:
+                record["steps"] = [None if step.get("before") else _step(step, value, args) for step in steps]
         except KeyboardInterrupt:
             raise
         except NotImplementedError:
             record["error"], record["message"] = "NotImplementedError", ""
         except BaseException as exc:  # noqa: BLE001 - the student's error is data here
             record["error"], record["message"] = type(exc).__name__[:100], str(exc)[:500]
+    if _LOG or call.get("replace"):
+        record["log"] = list(_LOG)
+    _LOG.clear()
     if call.get("watch") and "after" not in record:
         record["after"] = _watched(args, call["watch"])
     if traces:
         record["traces"] = traces
     return record
+
+
+MAX_STEPS = 64
+
+
+def _built(data, functions: dict):
+    """An input, where ``{"__new__": name, "args": [...], "kwargs": {...}}`` is an instance of
+    the notebook class ``name`` built here (inside lists and tuples too)."""
+    if isinstance(data, dict) and set(data) == {"__new__", "args", "kwargs"}:
+        cls = functions.get(data["__new__"]) if isinstance(data["__new__"], str) else None
+        if not callable(cls) or not isinstance(data["args"], list) or not isinstance(data["kwargs"], dict):
+            raise NameError(f"{data['__new__']} n'a pas été donnée au test")
+        return cls(*[_built(a, functions) for a in data["args"]],
+                   **{str(k): _built(v, functions) for k, v in data["kwargs"].items()})
+    if isinstance(data, list):
+        return [_built(a, functions) for a in data]
+    if isinstance(data, dict) and set(data) == {"__tuple__"} and isinstance(data["__tuple__"], list):
+        return tuple(_built(a, functions) for a in data["__tuple__"])
+    return decode_input(data)
+
+
+def _follow(obj, part):
+    if isinstance(part, int) and not isinstance(part, bool):
+        return obj[part]
+    if not isinstance(part, str) or part.startswith("__"):
+        raise ProbeDataError("malformed step path")
+    if isinstance(obj, dict):
+        return obj[part]
+    return getattr(obj, part)
+
+
+def _step(step: dict, value, args: list):
+    """One step: the object at ``path`` from what the call returned (``on`` None) or from
+    argument ``on``; assigned ``set``, or called with ``call`` / ``kwargs``, or read. Returns
+    ``{"value": ...}`` or ``{"error", "message"}`` (raises for a ``before`` step)."""
+    if not isinstance(step, dict) or not isinstance(step.get("path", []), list) or len(step.get("path", [])) > 12:
+        raise ProbeDataError("malformed step")
+    on, path = step.get("on"), step.get("path", [])
+    try:
+        obj = value if on is None else args[on]
+        if "set" in step:
+            for part in path[:-1]:
+                obj = _follow(obj, part)
+            new = decode_input(step["set"])
+            last = path[-1]
+            if isinstance(last, int) or isinstance(obj, dict):
+                obj[last] = new
+            elif isinstance(last, str) and not last.startswith("__"):
+                setattr(obj, last, new)
+            else:
+                raise ProbeDataError("malformed step path")
+            return {"value": None}
+        for part in path:
+            obj = _follow(obj, part)
+        if "call" in step:
+            obj = obj(*[decode_input(a) for a in step["call"]],
+                      **{k: decode_input(v) for k, v in step.get("kwargs", {}).items()})
+        return {"value": encode(obj)}
+    except (KeyboardInterrupt, ProbeDataError):
+        raise
+    except NotImplementedError:
+        if step.get("before"):
+            raise
+        return {"error": "NotImplementedError", "message": ""}
+    except BaseException as exc:  # noqa: BLE001 - the student's error is data here
+        if step.get("before"):
+            raise
+        return {"error": type(exc).__name__[:100], "message": str(exc)[:500]}
 
 
 def _watched(args: list, watch: list) -> list:
@@ -410,9 +568,10 @@ class _patched:
     """While inside, the names in ``stubs`` and ``traced`` in ``fn``'s module namespace are
     replaced: a stub returns the grader's value, a traced function is called and recorded."""
 
-    def __init__(self, fn, stubs: dict, traced: dict, traces: dict):
+    def __init__(self, fn, stubs: dict, traced: dict, traces: dict, replace: dict | None = None):
         self.namespace = getattr(fn, "__globals__", None)
         self.replacements = {name: _stub(decode_input(value)) for name, value in stubs.items()}
+        self.replacements.update(replace or {})
         for name, spec in traced.items():
             notebook_fn = (self.namespace or {}).get(name)
             called = self.replacements.get(name, notebook_fn)

@@ -53,6 +53,14 @@ class Call:
     back as ``Result.result_value``. ``grad_of``: indices of tensor arguments whose gradient
     of the scalar result comes back as ``Result.grads`` (a French reason instead if none).
     ``torch_threads``: torch's threads during the call (1 for tiny networks).
+    Objects: ``as_object`` (``fn`` names an object of the notebook, e.g. a trained network or
+    a dict, used as is instead of being called; its value is not sent, read it with steps);
+    ``steps``: :class:`Step` s run on what ``fn`` returned or on its arguments (after the
+    call, or before it with ``before=True``), each one's value in ``Result.steps``;
+    ``replace``: notebook names swapped while the call runs, e.g. ``{"Optim": TapeClass("optim")}``
+    (what tapes were asked comes back in ``Result.log``). Arguments may be :class:`New`
+    (an instance of a notebook class built in the kernel) or :class:`Tape` (a recording
+    stand-in answering with the grader's values).
     """
     fn: str
     args: tuple = ()
@@ -68,6 +76,9 @@ class Call:
     facts: bool = False
     grad_sum: bool = False
     repeat: int = 1
+    steps: tuple = ()
+    replace: dict = field(default_factory=dict)
+    as_object: bool = False
 
     def to_plan(self) -> dict:
         plan = {"fn": self.fn, "args": [encode_input(a) for a in self.args],
@@ -88,7 +99,84 @@ class Call:
             plan["grad_sum"] = True
         if self.repeat > 1:
             plan["repeat"] = min(int(self.repeat), 5)
+        if self.steps:
+            plan["steps"] = [s.to_plan() for s in self.steps]
+        if self.replace:
+            plan["replace"] = {k: encode_input(v) for k, v in self.replace.items()}
+        if self.as_object:
+            plan["as_object"] = True
         return plan
+
+
+_UNSET = object()
+
+
+@dataclass
+class Step:
+    """An operation the kernel makes after a call (or before it: ``before``): on what the call
+    returned (``on`` None) or on its argument ``on``, follow ``path`` (attribute names, dict
+    keys, list indices), then assign ``set`` there, or call what is there with ``call``
+    (a tuple of arguments) and ``kwargs``, or just read it. ``Result.steps[i]`` is
+    ``{"value": ...}`` or ``{"error": name, "message": ...}`` (a step's error does not stop the
+    next ones; an error in a ``before`` step is the call's error)."""
+    path: tuple = ()
+    on: int | None = None
+    call: tuple | None = None
+    kwargs: dict = field(default_factory=dict)
+    set: object = _UNSET
+    before: bool = False
+
+    def to_plan(self) -> dict:
+        plan = {"path": list(self.path), "on": self.on}
+        if self.call is not None:
+            plan["call"] = [encode_input(a) for a in self.call]
+            plan["kwargs"] = {k: encode_input(v) for k, v in self.kwargs.items()}
+        if self.set is not _UNSET:
+            plan["set"] = encode_input(self.set)
+        if self.before:
+            plan["before"] = True
+        return plan
+
+
+def Get(*path, on=None) -> Step:  # noqa: N802 - reads like a Step
+    """A step that reads ``path`` (from what the call returned, or from argument ``on``)."""
+    return Step(path=path, on=on)
+
+
+def Method(name, *args, on=None, path=(), **kwargs) -> Step:  # noqa: N802
+    """A step that calls method ``name`` of the object at ``path`` with ``args``."""
+    return Step(path=(*path, name), on=on, call=args, kwargs=kwargs)
+
+
+def Set(path, value, on=None, before=False) -> Step:  # noqa: N802
+    """A step that assigns ``value`` at ``path``."""
+    return Step(path=tuple(path), on=on, set=value, before=before)
+
+
+@dataclass(frozen=True, eq=False)
+class New:
+    """An argument the kernel builds: ``name(*args, **kwargs)`` with the notebook class (or
+    function) ``name``, which the probe must be given."""
+    name: str
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class Tape:
+    """An argument the kernel receives as a recording stand-in: every method called on it is
+    logged (``Result.log``: ``[name, method, [args]]``) and answered with the next value of
+    ``answers[method]`` (the last repeated; None if absent)."""
+    name: str
+    answers: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class TapeClass:
+    """For ``Call.replace``: called like a class, it logs ``[name, "__init__", args]`` and
+    returns a :class:`Tape` of that name and answers."""
+    name: str
+    answers: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -107,9 +195,10 @@ class TestFunction:
 @dataclass(frozen=True, eq=False)
 class Tensor:
     """An argument the kernel receives as a torch tensor (of ``array``'s dtype: pass float32
-    or int64 arrays)."""
+    or int64 arrays; or cast to ``dtype``: "uint8", "float32", "float64", "int64")."""
     array: np.ndarray
     requires_grad: bool = False
+    dtype: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,7 +229,20 @@ def encode_input(value):
     if isinstance(value, TestFunction):
         return {"__function__": value.name, "params": encode(value.params)}
     if isinstance(value, Tensor):
-        return {"__tensor__": encode(np.asarray(value.array)), "requires_grad": bool(value.requires_grad)}
+        data = {"__tensor__": encode(np.asarray(value.array)), "requires_grad": bool(value.requires_grad)}
+        if value.dtype is not None:
+            data["dtype"] = value.dtype
+        return data
+    if isinstance(value, New):
+        return {"__new__": value.name, "args": [encode_input(a) for a in value.args],
+                "kwargs": {k: encode_input(v) for k, v in value.kwargs.items()}}
+    if isinstance(value, Tape):
+        return {"__tape__": value.name, "answers": encode({k: list(v) for k, v in value.answers.items()})}
+    if isinstance(value, TapeClass):
+        return {"__tape_class__": value.name, "answers": encode({k: list(v) for k, v in value.answers.items()})}
+    if isinstance(value, (list, tuple)) and any(isinstance(v, (New, Tape, Tensor, Sequential)) for v in value):
+        items = [encode_input(v) for v in value]
+        return items if isinstance(value, list) else {"__tuple__": items}
     if isinstance(value, Sequential):
         dtype = {"f4": np.float32, "f8": np.float64}[value.dtype]
         data = {"__sequential__": [
@@ -170,6 +272,8 @@ class Result:
     grads: object = None
     facts: dict | None = None
     again: list = field(default_factory=list)
+    steps: list = field(default_factory=list)
+    log: list = field(default_factory=list)
 
 
 def check(grade_id: str, module: str | None = None):
@@ -260,6 +364,8 @@ class Pending:
                 r.again.append(Result(call.fn, value=decode(a.get("value")),
                                       after=after if isinstance(after, list) else [],
                                       facts=read_facts(a.get("facts")) if call.facts else None))
+            r.steps = read_steps(raw.get("steps"), call) if call.steps and r.error is None else []
+            r.log = read_log(raw.get("log"))
             results.append(r)
         return results
 
@@ -282,6 +388,53 @@ def read_traces(raw, asked: dict) -> dict:
                             "value": decode(c.get("value"))})
         traces[name] = {"calls": entries, "count": count, "errors": errors}
     return traces
+
+
+class StepValue:
+    """What one :class:`Step` gave: ``value``, or ``error`` (its name) and ``message``."""
+
+    def __init__(self, value=None, error: str | None = None, message: str = ""):
+        self.value, self.error, self.message = value, error, message
+
+    def __repr__(self):
+        return f"StepValue({self.value!r})" if self.error is None else f"StepValue({self.error}: {self.message})"
+
+
+def read_steps(raw, call: Call) -> list:
+    """One :class:`StepValue` per step (None for a ``before`` step); ProbeDataError otherwise."""
+    if not isinstance(raw, list) or len(raw) != len(call.steps):
+        raise ProbeDataError("malformed steps")
+    out = []
+    for step, item in zip(call.steps, raw):
+        if step.before:
+            if item is not None:
+                raise ProbeDataError("malformed steps")
+            out.append(None)
+            continue
+        if not isinstance(item, dict) or not (set(item) == {"value"} or set(item) == {"error", "message"}):
+            raise ProbeDataError("malformed steps")
+        if "error" in item:
+            if not isinstance(item["error"], str) or not isinstance(item["message"], str):
+                raise ProbeDataError("malformed steps")
+            out.append(StepValue(error=item["error"][:100], message=item["message"][:500]))
+        else:
+            out.append(StepValue(decode(item["value"])))
+    return out
+
+
+def read_log(raw) -> list:
+    """``[[tape, method, [args]], ...]`` (the calls the tapes received), checked."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or len(raw) > 2_000:
+        raise ProbeDataError("malformed log")
+    out = []
+    for entry in raw:
+        if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], str)
+                and isinstance(entry[1], str) and isinstance(entry[2], list)):
+            raise ProbeDataError("malformed log")
+        out.append((entry[0][:100], entry[1][:100], decode(entry[2])))
+    return out
 
 
 FACT_KEYS = {"dtype", "requires_grad", "is_leaf", "shares", "grad_abs_max"}
