@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import mlp_reference as ref
-from .common import (as_array, call_student, check_close, fail, grad_check, likely_mistake, new_rng,
+from .. import mlp_reference as ref
+from ..common import (as_array, call_student, check_close, fail, grad_check, likely_mistake, new_rng,
                      numerical_gradient, passed, relative_error, swapped_globals)
 
 GRAD_TOL = 1e-6
