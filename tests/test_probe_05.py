@@ -101,3 +101,36 @@ def test_uint8_tensors():
         np.array([[0, 255]]), dtype="uint8"),), facts=True), {"f": lambda t: t})
     assert r["facts"]["value"][0]["dtype"] == "torch.uint8"
     assert torch is not None
+
+
+# ----------------------------------------------- 05's probed checks (the notebook is mixed
+# while its trainings still run in the kernel, so test_probe's generic tests skip it)
+def test_05_reference_passes_the_probed_checks_over_many_seeds():
+    from tests.test_probe import _failed, _functions
+    functions = _functions("05_mlp")
+    for seed in range(12):
+        assert _failed("05_mlp", functions, seed) == {}, f"seed {seed}"
+
+
+def test_05_mutants_are_caught_by_the_probed_checks_exactly_where_they_break():
+    from autograder import judging
+    from autograder.mutants import catalogue
+    from tests.test_probe import _failed, _functions
+    probed = set(judging.checks_of("05_mlp"))
+    wrong = {}
+    for mutant in catalogue("05_mlp"):
+        failed = set(_failed("05_mlp", _functions("05_mlp", mutant)))
+        # cells a mutant breaks through their visible asserts are not judged in process
+        if not failed <= mutant.breaks or not failed >= (mutant.breaks & probed) - VISIBLE_ONLY.get(mutant.name, set()):
+            wrong[mutant.name] = sorted(failed ^ (mutant.breaks & probed))
+    assert not wrong
+
+
+# mutant -> probed cells it breaks only through the visible asserts (the student's whole library)
+VISIBLE_ONLY = {
+    "zero_grad_only_creates": {"test_sequentiel_update", "test_sgd"},
+    "update_parameters_plus": {"test_optim_step", "test_sgd"},
+    "mse_backward_sign": {"test_optim_step", "test_sgd"},
+    "linear_backward_delta_no_transpose": {"test_sequentiel_backward"},
+    "optim_step_no_zero_grad": {"test_sgd"},
+}

@@ -146,7 +146,7 @@ def _linear_gradient(rng, which):
     else:
         if got.shape == (n_out,):
             got = got.reshape(1, -1)
-        if got.size == len(X):
+        if got.shape != (1, n_out) and got.size == len(X):
             fail(f"le gradient de b a la forme {got.shape}, attendu (1, {n_out}).",
                  "la somme est faite sur le mauvais axe : sommez sur les exemples (axis=0).")
         _grad_ok("gradient de b (Linear.backward_update_gradient)", got,
@@ -245,8 +245,10 @@ def _activation_forward(rng, cls):
     n, d = int(rng.integers(4, 8)), int(rng.integers(3, 6))
     X = rng.normal(0, 3, size=(n, d))
     if cls in ("Sigmoide", "Softmax", "LogSoftmax", "TanH"):
-        X[0] = rng.uniform(700, 900, size=d) * (1 if cls != "Sigmoide" else -1)   # overflow of exp
+        X[0] = rng.uniform(700, 900, size=d)       # overflow of exp
         X[0, 0] += 5.0
+        if cls == "Sigmoide":
+            X[1] = -rng.uniform(700, 900, size=d)  # both tails of the sigmoid
     r, = yield [Call(cls, steps=(Method("forward", X),))]
     got = array_of(r.steps[0], f"{cls}.forward")
     want = ACTIVATIONS[cls]().forward(X)
