@@ -378,7 +378,8 @@ def test_a_kernel_error_stands_and_is_not_tampering():
 
 # ------------------------------------------------------ the rebuilt checks, in process
 def _functions(assignment: str, mutant=None) -> dict:
-    """The notebook's functions (reference answers, or with one mutant), defined here."""
+    """The notebook's names (reference answers, or with one mutant), defined here: what a
+    test cell may hand to ``probe``."""
     nb = nbformat.read(course.SOURCE / assignment / f"{assignment.split('_', 1)[1]}.ipynb", as_version=4)
     namespace: dict = {}
     for cell in nb.cells:
@@ -395,7 +396,7 @@ def _functions(assignment: str, mutant=None) -> dict:
                     exec(compile(source, meta.get("grade_id", "cell"), "exec"), namespace)
                 except Exception:  # noqa: BLE001 - a demonstration cell that needs the data
                     pass
-    return {k: v for k, v in namespace.items() if callable(v)}
+    return {k: v for k, v in namespace.items() if not k.startswith("__")}   # functions, classes, objects
 
 
 def _failed(assignment: str, functions: dict, seed: int | None = None) -> dict:

@@ -18,7 +18,7 @@ from nncourse.gradcheck import numerical_gradient, relative_error
 __all__ = ["CheckFailed", "fail", "passed", "check_close", "check_finite", "check_shape",
            "numerical_gradient", "relative_error", "new_rng", "likely_mistake", "grad_check",
            "call_student", "swapped_globals", "as_array", "loss_number", "trained_run",
-           "gradients_match_reference", "named_mistake"]
+           "gradients_match_reference", "named_mistake", "constant_gradient_updates"]
 
 SEED_ENV_VAR = "NNCOURSE_TEST_SEED"
 
@@ -78,14 +78,18 @@ def named_mistake(got, mistakes: dict, rtol: float = 1e-6, atol: float = 1e-9) -
             "normalisation sur le mauvais axe (axis=0 au lieu de axis=1).": lambda: softmax0(S),
         }) or likely_mistake(got, want)
 
-    A mistake whose function raises, or gives another shape, simply does not match."""
+    A mistake whose function returns None (it does not apply here), raises, or gives another
+    shape, simply does not match."""
     try:
         got = np.asarray(got, dtype=np.float64)
     except (TypeError, ValueError):
         return None
     for hint, compute in mistakes.items():
         try:
-            wrong = np.asarray(compute(), dtype=np.float64)
+            wrong = compute()
+            if wrong is None:           # a mistake that does not apply to these inputs
+                continue
+            wrong = np.asarray(wrong, dtype=np.float64)
         except Exception:  # noqa: BLE001 - a mistake that cannot happen on these inputs
             continue
         if wrong.shape == got.shape and np.allclose(got, wrong, rtol=rtol, atol=atol, equal_nan=True):
@@ -197,3 +201,18 @@ def gradients_match_reference(calls, X, y, ref, keys, tol: float) -> bool:
                    for k in keys):
             return False
     return bool(calls)
+
+def constant_gradient_updates(params: dict, start: dict, g: dict, steps: int, lr: float, tol: float) -> None:
+    """A training loop run ``steps`` times on a constant gradient ``g`` (stubbed ``backward``)
+    must end at θ₀ - steps·lr·g for every parameter (French failure naming the mistake)."""
+    for k in g:
+        want = start[k] - steps * lr * g[k]
+        if params[k].shape == want.shape and np.allclose(params[k], want, rtol=tol, atol=1e-12):
+            continue
+        hint = named_mistake(params[k], {
+            f"{k} n'est jamais mis à jour : mettez à jour W1, b1, W2 et b2 à chaque itération.": lambda: start[k],
+            "la mise à jour monte le long du gradient : θ ← θ - pas·∂L/∂θ (signe -).":
+                lambda: start[k] + steps * lr * g[k],
+        }, rtol=tol, atol=1e-12)
+        fail(f"avec un gradient constant g, {k} doit valoir {k}₀ - {steps}·pas·g après {steps} itérations.",
+             hint or "θ ← θ - pas·∂L/∂θ à chaque itération, avec les gradients que backward vient de renvoyer.")

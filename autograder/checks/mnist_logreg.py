@@ -1,132 +1,66 @@
-"""Hidden tests of assignment 04 (MNIST logistic regression written with numpy).
+"""Hidden checks of assignment 04 (MNIST logistic regression written with numpy).
 
-Every check draws fresh data with :func:`common.new_rng` (replay one run with
-``NNCOURSE_TEST_SEED=<graine>``) and compares the student's function with the reference
-below (or with centered differences, in float64, for the gradients). A check tests one
-function: the notebook functions it calls are swapped for the reference ones while it
-runs (:func:`reference_helpers`), so a mistake costs points where it is made.
+Each check is a probe and a verdict (``probing.py``): it draws fresh inputs, yields the
+calls the kernel makes with the student's functions, and judges the data that comes back
+here, in the grader, against centered differences or the reference in
+:mod:`mnist_logreg_reference`. The reference and the MNIST test images never enter the
+kernel. softmax, one_hot and the confusion matrix are the shared checks of
+:mod:`concepts.classification`.
 
-Calibration of the two accuracy thresholds::
+A check tests one function: ``forward``'s call of softmax is traced (its argument and what
+it returned are judged, not the student's softmax), ``predict`` and ``accuracy`` get the
+reference ``forward``/``predict`` values as stubs. ``train`` is judged by its consequences
+on a small problem of the grader, every step traced: each epoch's mini-batches cover every
+example once, in a new order, with the labels of the same rows; each step's ``forward``
+sees the current weights W₀ - pas·Σ(earlier gradients), from W₀ = 0; the returned W, b are
+exactly the start minus pas times the sum of the gradients ``gradients`` returned; and
+those gradients are the reference's (else the mistake is carried forward, not charged).
+``test_final_accuracy`` trains with the student's ``train`` and functions on MNIST images
+drawn by the grader and measures the accuracy of the returned W, b here on the 10 000 test
+images.
 
-    python -m autograder calibrate 04_mnist_logreg --seeds 20
+Calibration: ``python -m autograder calibrate 04_mnist_logreg --seeds 20``.
 """
 
 from __future__ import annotations
 
+import functools
 
 import numpy as np
 
-from .common import (CheckFailed, call_student, check_close, fail, grad_check, likely_mistake,
-                     new_rng, passed, swapped_globals)
+from . import mnist_logreg_reference as ref
+from .common import as_array, check_close, fail, likely_mistake, named_mistake, numerical_gradient, relative_error
+from .concepts import classification
+from .probing import Call, check
 
-__all__ = ["CheckFailed", "check_one_hot", "check_softmax", "check_forward", "check_cross_entropy",
-           "check_grad_W", "check_grad_b", "check_accuracy", "check_train", "check_final_accuracy",
-           "check_confusion_matrix", "FINAL_MIN_ACCURACY", "SORTED_MIN_ACCURACY"]
-
-K = 10
+K = ref.K
 GRAD_TOL = 1e-6
+STEP_TOL = 1e-9          # relative error allowed on the weights replayed from traced gradients
 
-# Graded accuracies, calibrated with ``python -m autograder calibrate 04_mnist_logreg --seeds 20`` (reference in numpy float32,
-# seeds 0-19, on the 10 000 test images):
-# 1. The notebook's recipe (batch 100, lr 0.1, 20 epochs, W = 0, b = 0), graded on the
-#    student's own W, b: min 92.04 %, median 92.29 %, max 92.41 % (the notebook's rng=0:
-#    92.28 %). Threshold 91.5 %, half a point under the minimum. Wrong answers (8 seeds):
-#    1/N missing in grad_W 87.2-91.1 % (chaotic: the step on W is 100 times too big), in
-#    both gradients 86.7-91.1 %: below. 1/N missing in grad_b only 92.0-92.3 %, no
-#    shuffling 92.24 %: above (MNIST is not sorted; test_train catches it).
-FINAL_MIN_ACCURACY = 0.915
-# 2. The student's train() re-run with reference helpers on SORTED_SIZE training images
-#    sorted by class, SORTED_EPOCHS epochs, fresh seed: shuffled min 89.47 %, median 89.66 %,
-#    max 89.80 %; the same loop without shuffling: min 20.5 %, median 21.6 %, max 22.8 %.
-SORTED_SIZE = 20000
-SORTED_EPOCHS = 2
-SORTED_MIN_ACCURACY = 0.85
+# test_train: a small problem of the grader, every step traced.
+TRAIN_N, TRAIN_D, TRAIN_BATCH, TRAIN_EPOCHS = 130, 12, 50, 2
 
+# test_final_accuracy: the student's train (and functions) on FINAL_SIZE training images
+# drawn by the grader, FINAL_EPOCHS epochs of the notebook's recipe (batch 100, lr 0.1),
+# accuracy of the returned W, b measured here on the 10 000 test images.
+# Calibration (python -m autograder calibrate 04_mnist_logreg --seeds 40, reference in
+# float32): min 85.59 %, median 86.16 %, max 86.63 %. Threshold 80 %, far under the
+# minimum: grad_b without 1/N (a mistake test_grad_b charges) ends at 84.6-85.7 % (seeds
+# 1-3) and must not lose this cell too; the mistakes that spoil the training end at 63 %
+# or less (softmax on the wrong axis 55-63 %, one update per epoch 42-54 %, labels not
+# shuffled with the images 8-14 %, ascent 11 %) or crash.
+FINAL_SIZE, FINAL_EPOCHS, FINAL_VALIDATION = 3000, 3, 200
+FINAL_MIN_ACCURACY = 0.80
 
-# --------------------------------------------------------------------------- reference
-def ref_one_hot(y, K=K, dtype=np.float32):
-    Y = np.zeros((len(y), K), dtype=dtype)
-    Y[np.arange(len(y)), y] = 1
-    return Y
+_MNIST: dict = {}
 
 
-def ref_softmax(S):
-    E = np.exp(S - S.max(axis=1, keepdims=True))
-    return E / E.sum(axis=1, keepdims=True)
-
-
-def ref_forward(X, W, b):
-    return ref_softmax(X @ W + b)
-
-
-def ref_cross_entropy(Y_hat, Y_star):
-    return float(-np.mean(np.sum(Y_star * np.log(np.clip(Y_hat, 1e-12, 1.0)), axis=1)))
-
-
-def ref_gradients(X, Y_hat, Y_star):
-    delta = Y_hat - Y_star
-    return X.T @ delta / len(X), delta.mean(axis=0)
-
-
-def ref_predict(X, W, b):
-    return np.argmax(X @ W + b, axis=1)
-
-
-def ref_accuracy(W, b, X, y):
-    return float(np.mean(ref_predict(X, W, b) == y))
-
-
-def ref_confusion_matrix(y_true, y_pred, K=K):
-    return np.bincount(K * np.asarray(y_true) + np.asarray(y_pred), minlength=K * K).reshape(K, K)
-
-
-def ref_train(X, y, n_epochs=20, batch_size=100, lr=0.1, rng=0, shuffle=True):
-    rng = np.random.default_rng(rng)
-    N, d = X.shape
-    W = np.zeros((d, K), dtype=X.dtype)
-    b = np.zeros(K, dtype=X.dtype)
-    Y_star = ref_one_hot(y)
-    for _ in range(n_epochs):
-        order = rng.permutation(N) if shuffle else np.arange(N)
-        for start in range(0, N, batch_size):
-            batch = order[start:start + batch_size]
-            gW, gb = ref_gradients(X[batch], ref_forward(X[batch], W, b), Y_star[batch])
-            W -= lr * gW
-            b -= lr * gb
-    return W, b
-
-
-REFERENCE_HELPERS = {
-    "one_hot": lambda y, K=K: ref_one_hot(y, K),
-    "softmax": ref_softmax, "forward": ref_forward, "cross_entropy": ref_cross_entropy,
-    "gradients": ref_gradients, "predict": ref_predict, "accuracy": ref_accuracy,
-    "confusion_matrix": ref_confusion_matrix,
-}
-
-
-def reference_helpers(fn, names):
-    """While inside, the notebook functions ``names`` that ``fn`` may call are the reference ones."""
-    return swapped_globals(fn, {n: REFERENCE_HELPERS[n] for n in names})
-
-
-_MNIST = {}
-
-
-def _mnist(train):
-    """MNIST through the course's data layer, read once per kernel."""
+def _mnist(train: bool):
+    """MNIST through the course's data layer, read once per grading process."""
     if train not in _MNIST:
         from nncourse.data import load_mnist_numpy
         _MNIST[train] = load_mnist_numpy(train=train)
     return _MNIST[train]
-
-
-def _as_array(name, value, dtype=np.float64):
-    if value is None:
-        fail(f"{name} : votre fonction a renvoyé None (oubli du return ?).")
-    try:
-        return np.asarray(value, dtype=dtype)
-    except (TypeError, ValueError):
-        fail(f"{name} : la valeur renvoyée n'est pas un tableau de nombres ({type(value).__name__}).")
 
 
 def _random_problem(rng, N=None, d=None):
@@ -140,273 +74,352 @@ def _random_problem(rng, N=None, d=None):
     return X, W, b, y
 
 
-# ------------------------------------------------------------------------- checks
-def check_one_hot(one_hot):
-    rng, seed = new_rng()
-    for k in (K, int(rng.integers(3, 7))):
-        y = rng.integers(0, k, size=int(rng.integers(12, 30)))
-        y[:k] = rng.permutation(k)             # every class present
-        got = _as_array(f"one_hot(y, K={k})", call_student(one_hot, y.copy(), k, what="one_hot"))
-        want = ref_one_hot(y, k)
-        hint = None
-        if got.shape == want.T.shape:
-            hint = "le résultat doit avoir une LIGNE par exemple et une colonne par classe : forme (N, K)."
-        elif got.shape == want.shape and np.all(got.sum(axis=1) != 1):
-            hint = ("chaque ligne doit contenir exactement un 1 (à la colonne y[i]) : "
-                    "Y[np.arange(N), y] = 1, et non Y[:, y] = 1.")
-        check_close(f"one_hot(y, K={k}) (graine {seed})", got, want, rtol=0, atol=0,
-                    hint=hint or "Y[i, c] = 1 si y[i] == c, 0 sinon.")
-    passed(f"one_hot est correcte (graine {seed}).")
+# -------------------------------------------------------- shared classification checks
+check("test_one_hot", module=__name__)(
+    functools.partial(classification.one_hot_rows, fn="one_hot", default_K=K, dtype="float32"))
+check("test_softmax", module=__name__)(functools.partial(classification.softmax_rows, fn="softmax", K=K))
+check("test_confusion", module=__name__)(
+    functools.partial(classification.confusion_matrix_counts, fn="confusion_matrix", default_K=K))
 
 
-def check_softmax(softmax):
-    rng, seed = new_rng()
-    N = int(rng.integers(12, 20))
-    S = rng.uniform(-4, 4, size=(N, K))
-    got = _as_array("softmax(S)", call_student(softmax, S.copy(), what="softmax"))
-    want = ref_softmax(S)
-    hint = None
-    if got.shape == want.shape and np.allclose(got.sum(axis=0), 1) and not np.allclose(got.sum(axis=1), 1):
-        hint = ("ce sont les COLONNES qui somment à 1 : la somme doit porter sur les classes de "
-                "chaque exemple (axis=1, keepdims=True), pas sur les exemples.")
-    check_close(f"softmax(S) pour des scores modérés (graine {seed})", got, want, rtol=1e-9,
-                atol=1e-12, hint=hint or likely_mistake(got, want) or "softmax(s)_c = exp(s_c) / Σ_c' exp(s_c').")
-    # Scores of very different sizes from one row to the next: exp overflows without care.
-    offsets = rng.uniform(-2000, 2000, size=(N, 1))
-    offsets[0, 0], offsets[1, 0] = 1500.0, -1500.0
-    S = rng.uniform(-4, 4, size=(N, K)) + offsets
-    with np.errstate(all="ignore"):
-        got = _as_array("softmax(S)", call_student(softmax, S.copy(), what="softmax"))
-    want = ref_softmax(S)
-    hint = None
-    if not np.all(np.isfinite(got)):
-        row_max_ok = np.isfinite(got[0]).all()
-        hint = ("exp déborde (inf, puis NaN) pour de grands scores. Soustrayez à chaque ligne son "
-                "maximum avant l'exponentielle : le résultat est le même et exp ne dépasse jamais 1.")
-        if row_max_ok:
-            hint = ("soustraire le maximum GLOBAL ne suffit pas : pour une ligne dont les scores sont "
-                    "très inférieurs à ce maximum, toutes les exponentielles valent 0 (0/0 = NaN). "
-                    "Soustrayez le maximum de CHAQUE ligne (S.max(axis=1, keepdims=True)).")
-    check_close(f"softmax(S) pour des scores de l'ordre de ±2000 (graine {seed})", got, want,
-                rtol=1e-9, atol=1e-12, hint=hint)
-    passed(f"softmax est correcte et stable numériquement (graine {seed}).")
-
-
-def check_forward(forward):
-    rng, seed = new_rng()
+# ------------------------------------------------------------------------- model
+@check("test_forward")
+def forward_is_softmax_of_scores(rng):
+    """forward(X, W, b) = softmax(X W + b): the scores it hands to softmax (traced) and what it
+    returns; the student's softmax itself is judged by test_softmax."""
     X, W, b, _ = _random_problem(rng)
-    with reference_helpers(forward, ["softmax"]):
-        got = _as_array("forward(X, W, b)", call_student(forward, X.copy(), W.copy(), b.copy(), what="forward"))
-    want = ref_forward(X, W, b)
-    hint = likely_mistake(got, want)
-    if got.shape == want.shape and np.allclose(got, ref_forward(X, W, 0 * b)):
-        hint = "le biais b est oublié : s = X W + b."
-    elif got.shape == want.shape and np.allclose(got, X @ W + b):
-        hint = "forward doit renvoyer les probabilités softmax(X W + b), pas les scores."
-    check_close(f"forward(X, W, b) (graine {seed})", got, want, rtol=1e-9, atol=1e-12,
-                hint=hint or "Ŷ = softmax(X @ W + b), de forme (N, 10).")
-    passed(f"forward est correcte (graine {seed}).")
+    [r] = yield [Call("forward", (X, W, b), trace={"softmax": {"calls": 1, "args": ["S"]}})]
+    S = X @ W + b
+    got = as_array("forward(X, W, b)", r.value)
+    traced = r.traces["softmax"]["calls"]
+    if traced and "S" in traced[0]["args"]:
+        scores = as_array("les scores passés à softmax", traced[0]["args"]["S"])
+        hint = named_mistake(scores, {"le biais b est oublié : s = X W + b.": lambda: X @ W,
+                                      "W est transposée ou mal placée : s = X @ W + b.": lambda: (W.T @ X.T).T + b})
+        check_close("les scores X W + b que forward passe à softmax", scores, S, rtol=1e-9, atol=1e-12,
+                    hint=hint or likely_mistake(scores, S) or "s = X @ W + b, de forme (N, 10).")
+        want = as_array("softmax", traced[0]["value"])
+        hint = named_mistake(got, {"forward doit renvoyer les probabilités softmax(X W + b), pas les scores.":
+                                   lambda: S})
+        check_close("forward(X, W, b) (ce que renvoie votre softmax des scores)", got, want, rtol=1e-12,
+                    atol=1e-15, hint=hint or "renvoyez softmax(X @ W + b).")
+        return "forward est correcte : softmax(X W + b)."
+    want = ref.forward(X, W, b)
+    hint = named_mistake(got, {"le biais b est oublié : s = X W + b.": lambda: ref.softmax(X @ W),
+                               "forward doit renvoyer les probabilités softmax(X W + b), pas les scores.": lambda: S})
+    check_close("forward(X, W, b)", got, want, rtol=1e-9, atol=1e-12,
+                hint=hint or likely_mistake(got, want) or "Ŷ = softmax(X @ W + b), de forme (N, 10).")
+    return "forward est correcte : softmax(X W + b)."
 
 
-def check_cross_entropy(cross_entropy):
-    rng, seed = new_rng()
+@check("test_cross_entropy")
+def cross_entropy_is_the_mean(rng):
+    """The mean cross-entropy over the N examples of random probabilities and one-hot labels."""
     X, W, b, y = _random_problem(rng)
-    Y_hat, Y_star = ref_forward(X, W, b), ref_one_hot(y).astype(np.float64)
-    got = call_student(cross_entropy, Y_hat.copy(), Y_star.copy(), what="cross_entropy")
-    got = _as_array("cross_entropy", got)
-    want = ref_cross_entropy(Y_hat, Y_star)
+    Y_hat, Y_star = ref.forward(X, W, b), ref.one_hot(y, dtype=np.float64)
+    [r] = yield [Call("cross_entropy", (Y_hat, Y_star))]
+    got = as_array("cross_entropy", r.value)
     if got.size != 1:
         fail(f"cross_entropy doit renvoyer un nombre (la moyenne sur les exemples), reçu un tableau "
              f"de forme {got.shape}.", "sommez sur les classes (axis=1) puis moyennez sur les exemples.")
-    got = float(got.reshape(()))
-    hint = likely_mistake(got, want, n_examples=len(X))
-    if np.isclose(got, want / K, rtol=1e-6):
-        hint = ("np.mean sur tout le tableau (N × 10 cases) divise par 10 de trop : sommez sur les "
-                "classes, puis moyennez sur les N exemples.")
-    check_close(f"cross_entropy (graine {seed})", got, want, rtol=1e-6, hint=hint or
+    got, want = float(got.reshape(())), ref.cross_entropy(Y_hat, Y_star)
+    hint = named_mistake(got, {
+        "np.mean sur tout le tableau (N × 10 cases) divise par 10 de trop : sommez sur les classes, "
+        "puis moyennez sur les N exemples.": lambda: want / K,
+        f"c'est la SOMME sur les N={len(X)} exemples : il faut la moyenne (facteur 1/N oublié).": lambda: want * len(X),
+        "le signe est inversé : L = -(1/N) Σ log ŷ de la bonne classe (positive).": lambda: -want,
+    }) or likely_mistake(got, want, n_examples=len(X))
+    check_close("cross_entropy(Ŷ, Y*)", got, want, rtol=1e-6, hint=hint or
                 "L = -(1/N) Σ_i Σ_c y*_ic log(ŷ_ic) (un nombre, moyenne sur les N exemples).")
-    passed(f"cross_entropy est correcte (graine {seed}).")
+    return "cross_entropy est correcte."
 
 
-def _student_gradients(gradients, X, W, b, y):
-    Y_hat, Y_star = ref_forward(X, W, b), ref_one_hot(y).astype(np.float64)
-    out = call_student(gradients, X.copy(), Y_hat.copy(), Y_star.copy(), what="gradients")
-    if not isinstance(out, (tuple, list)) or len(out) != 2:
+# --------------------------------------------------------------------- gradients
+def _gradients_call(rng):
+    X, W, b, y = _random_problem(rng)
+    Y_star = ref.one_hot(y, dtype=np.float64)
+    return X, W, b, Y_star, Call("gradients", (X, ref.forward(X, W, b), Y_star))
+
+
+def _pair(value):
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
         fail("gradients doit renvoyer le couple (grad_W, grad_b).")
-    return out, Y_star
+    return value
 
 
-def check_grad_W(gradients):
-    rng, seed = new_rng()
-    X, W, b, y = _random_problem(rng)
-    (grad_W, _), Y_star = _student_gradients(gradients, X, W, b, y)
-    grad_W = _as_array("grad_W", grad_W)
-    W0 = W.copy()
-    grad_check("grad_W = ∂L/∂W", grad_W, lambda v: ref_cross_entropy(ref_forward(X, v, b), Y_star), W0,
-               tol=GRAD_TOL, n_examples=len(X), seed=seed,
-               hint="∂L/∂W = (1/N) Xᵀ (Ŷ - Y*), de forme (784, 10) comme W.")
-    passed(f"grad_W est correct : il coïncide avec les différences finies (graine {seed}).")
+def _grad_verdict(name, got, f, at, n_examples, hint):
+    numeric = numerical_gradient(f, np.array(at, dtype=np.float64, copy=True), 1e-6)
+    guess = likely_mistake(got, numeric, n_examples)
+    if got.shape != numeric.shape:
+        fail(f"{name} a la forme {got.shape}, attendu {numeric.shape}.", guess or hint)
+    err = relative_error(got, numeric)
+    if not err < GRAD_TOL:
+        fail(f"{name} : le gradient ne correspond pas aux différences finies centrées "
+             f"(erreur relative {err:.2e} > {GRAD_TOL:.0e}).", guess or hint)
 
 
-def check_grad_b(gradients):
-    rng, seed = new_rng()
-    X, W, b, y = _random_problem(rng)
-    (_, grad_b), Y_star = _student_gradients(gradients, X, W, b, y)
-    grad_b = _as_array("grad_b", grad_b)
-    if grad_b.shape == (1, K):            # the lab's (1, 10) row also works with a (10,) b
+@check("test_grad_W")
+def grad_W_matches_differences(rng):
+    """gradients' grad_W against centered differences of the reference loss (float64)."""
+    X, W, b, Y_star, call = _gradients_call(rng)
+    [r] = yield [call]
+    grad_W = as_array("grad_W", _pair(r.value)[0])
+    _grad_verdict("grad_W = ∂L/∂W", grad_W, lambda v: ref.cross_entropy(ref.forward(X, v, b), Y_star), W,
+                  len(X), "∂L/∂W = (1/N) Xᵀ (Ŷ - Y*), de forme (784, 10) comme W.")
+    return "grad_W coïncide avec les différences finies centrées."
+
+
+@check("test_grad_b")
+def grad_b_matches_differences(rng):
+    """gradients' grad_b against centered differences of the reference loss (float64)."""
+    X, W, b, Y_star, call = _gradients_call(rng)
+    [r] = yield [call]
+    grad_b = as_array("grad_b", _pair(r.value)[1])
+    if grad_b.shape == (1, K):            # a (1, 10) row also works with a (10,) b
         grad_b = grad_b.reshape(K)
     if grad_b.shape == (len(X),):
         fail(f"grad_b a la forme {grad_b.shape} : une valeur par exemple au lieu d'une par classe (10,).",
              "la somme (ou la moyenne) doit porter sur les exemples (axis=0), pas sur les classes.")
-    if grad_b.shape != (K,):
-        fail(f"grad_b a la forme {grad_b.shape}, attendu (10,) comme b.",
-             "∂L/∂b = (1/N) Σ_i (ŷ_i - y*_i) : la moyenne des lignes de Δ = Ŷ - Y* (axis=0).")
-    hint = None
-    grad_check("grad_b = ∂L/∂b", grad_b, lambda v: ref_cross_entropy(ref_forward(X, W, v), Y_star),
-               b.copy(), tol=GRAD_TOL, n_examples=len(X), seed=seed,
-               hint=hint or "∂L/∂b = (1/N) Σ_i (ŷ_i - y*_i), de forme (10,) comme b.")
-    passed(f"grad_b est correct : il coïncide avec les différences finies (graine {seed}).")
+    _grad_verdict("grad_b = ∂L/∂b", grad_b, lambda v: ref.cross_entropy(ref.forward(X, W, v), Y_star), b,
+                  len(X), "∂L/∂b = (1/N) Σ_i (ŷ_i - y*_i), de forme (10,) comme b.")
+    return "grad_b coïncide avec les différences finies centrées."
 
 
-def check_accuracy(predict, accuracy):
-    rng, seed = new_rng()
-    X, W, b, y = _random_problem(rng, N=60)
-    with reference_helpers(predict, ["forward", "softmax"]):
-        got = _as_array("predict(X, W, b)", call_student(predict, X.copy(), W.copy(), b.copy(), what="predict"))
-    want = ref_predict(X, W, b)
+# ---------------------------------------------------------------------- accuracy
+@check("test_accuracy")
+def predict_and_accuracy(rng):
+    """predict is the argmax of each row (reference forward stubbed); accuracy the proportion of
+    labels equal to the predictions (reference predict stubbed)."""
+    X, W, b, _ = _random_problem(rng, N=60)
+    X2, _, _, y2 = _random_problem(rng, N=80, d=X.shape[1])
+    W2 = rng.standard_normal(W.shape)
+    pred2 = ref.predict(X2, W2, b)
+    r_pred, r_acc = yield [
+        Call("predict", (X, W, b), stub={"forward": ref.forward(X, W, b), "softmax": ref.forward(X, W, b)}),
+        Call("accuracy", (W2, b, X2, y2), stub={"predict": pred2, "forward": ref.forward(X2, W2, b),
+                                                "softmax": ref.forward(X2, W2, b)})]
+    got, want = as_array("predict(X, W, b)", r_pred.value), ref.predict(X, W, b)
     if got.shape != want.shape:
-        hint = None
-        if got.shape == (K,):
-            hint = "l'argmax est pris sur les exemples (axis=0) : il faut la classe la plus probable de CHAQUE exemple (axis=1)."
-        fail(f"predict renvoie la forme {got.shape}, attendu {want.shape} (une classe par exemple).", hint)
+        fail(f"predict renvoie la forme {got.shape}, attendu {want.shape} (une classe par exemple).",
+             "l'argmax est pris sur les exemples (axis=0) : il faut la classe la plus probable de CHAQUE "
+             "exemple (axis=1)." if got.shape == (K,) else None)
     if not np.array_equal(got, want):
-        fail(f"predict se trompe de classe pour {int(np.sum(got != want))} exemples sur {len(want)} "
-             f"(graine {seed}).", "la classe prédite est l'indice de la plus grande probabilité de chaque ligne.")
-    y = rng.integers(0, K, size=80)
-    W = rng.standard_normal((X.shape[1], K))
-    X = rng.standard_normal((80, X.shape[1]))
-    with reference_helpers(accuracy, ["forward", "softmax", "predict"]):
-        got = call_student(accuracy, W.copy(), b.copy(), X.copy(), y.copy(), what="accuracy")
-    want = ref_accuracy(W, b, X, y)
-    got = _as_array("accuracy", got)
-    hint = None
-    if got.size == 1 and np.isclose(float(got.reshape(())), 100 * want):
-        hint = "renvoyez une proportion entre 0 et 1, pas un pourcentage."
-    check_close(f"accuracy(W, b, X, y) (graine {seed})", got, want, rtol=1e-9, hint=hint or
+        fail(f"predict se trompe de classe pour {int(np.sum(got != want))} exemples sur {len(want)}.",
+             "la classe prédite est l'indice de la plus grande probabilité de chaque ligne.")
+    got, want = as_array("accuracy", r_acc.value), float(np.mean(pred2 == y2))
+    hint = named_mistake(got, {"renvoyez une proportion entre 0 et 1, pas un pourcentage.": lambda: 100 * want,
+                               "c'est le nombre d'exemples bien classés : divisez par N.": lambda: want * len(y2)})
+    check_close("accuracy(W, b, X, y)", got, want, rtol=1e-9, hint=hint or
                 "la proportion des exemples dont la classe prédite est égale à l'étiquette y.")
-    passed(f"predict et accuracy sont correctes (graine {seed}).")
+    return "predict et accuracy sont correctes."
 
 
-def _sorted_subset(rng, size=SORTED_SIZE):
-    X, y = _mnist(True)
-    idx = np.sort(rng.choice(len(X), size=size, replace=False))
-    idx = idx[np.argsort(y[idx], kind="stable")]   # all the 0s, then all the 1s, ...
-    return X[idx], y[idx]
+# ------------------------------------------------------------------------- train
+def _rows(X: np.ndarray) -> dict:
+    return {row.tobytes(): i for i, row in enumerate(X)}
 
 
-def check_train(train):
-    """The student's loop, with reference helpers, on training images sorted by class."""
-    rng, seed = new_rng()
-    Xs, ys = _sorted_subset(rng)
-    Xt, yt = _mnist(False)
-    run_seed = int(rng.integers(2 ** 31))
-    names = list(REFERENCE_HELPERS)
-    with reference_helpers(train, names), np.errstate(all="ignore"):
-        out = call_student(train, Xs, ys, n_epochs=SORTED_EPOCHS, batch_size=100, lr=0.1,
-                           rng=run_seed, X_test=Xt, y_test=yt, what="train")
+def _batch_indices(index: dict, Xb, what: str) -> np.ndarray:
+    Xb = as_array(what, Xb)
+    try:
+        return np.array([index[np.ascontiguousarray(row, dtype=np.float64).tobytes()] for row in Xb], dtype=np.int64)
+    except (KeyError, TypeError):
+        fail(f"{what} ne sont pas des lignes de X : les mini-lots doivent être X[batch] (sans autre calcul).")
+
+
+@check("test_train")
+def train_steps(rng, n=TRAIN_N, d=TRAIN_D, batch=TRAIN_BATCH, epochs=TRAIN_EPOCHS):
+    """train's loop judged by its consequences on a small problem of the grader, every step
+    traced: each epoch's mini-batches cover every example once in a new order, with the labels
+    of the same rows; each step's forward sees the current weights from W₀ = 0; the returned
+    W, b are the start minus pas·Σ(the gradients returned), and those gradients the reference's
+    (a wrong gradient is carried forward, not charged here)."""
+    X = rng.standard_normal((n, d))
+    y = rng.permutation(np.arange(n) % K)
+    Xv, yv = rng.standard_normal((20, d)), rng.integers(0, K, size=20)
+    lr = float(rng.choice([0.05, 0.1, 0.2]))
+    steps = epochs * -(-n // batch)
+    [r] = yield [Call("train", (X, y), {"n_epochs": epochs, "batch_size": batch, "lr": lr,
+                                        "rng": int(rng.integers(2 ** 31)), "X_test": Xv, "y_test": yv},
+                      trace={"gradients": {"calls": steps + 1, "args": ["X", "Y_hat", "Y_star"]},
+                             "forward": {"calls": steps + epochs + 1, "args": ["X", "W", "b"]},
+                             "one_hot": {"calls": 1}, "accuracy": {}},
+                      judge_errors=True)]
+    calls = r.traces["gradients"]["calls"]
+    if r.error:
+        helpers_failed = any(t["errors"] for t in r.traces.values())
+        if helpers_failed or not _gradients_are_reference(calls, 1e-6):
+            return ("avec vos fonctions forward/gradients/one_hot, l'entraînement lève une erreur "
+                    f"({r.error}) : erreur reportée, pas de pénalité ici.")
+        fail(f"train a levé une erreur : {r.error}: {r.message}".rstrip(": "))
+    out = r.value
     if not isinstance(out, (tuple, list)) or len(out) != 3:
         fail("train doit renvoyer le triplet (W, b, test_acc).")
-    W, b, history = out
-    W, b = _as_array("W", W), _as_array("b", b)
+    W, b, history = as_array("W", out[0]), as_array("b", out[1]), out[2]
+    if W.shape != (d, K) or b.size != K:
+        fail(f"train renvoie W de forme {W.shape} et b de forme {b.shape}, attendu ({d}, 10) et (10,) "
+             f"pour X de forme {X.shape}.")
+    count = r.traces["gradients"]["count"]
+    if count == 0:
+        fail("train doit calculer les gradients avec gradients(X_batch, forward(X_batch, W, b), Y_star[batch]).")
+    if count != steps:
+        hint = None
+        if count == epochs:
+            hint = ("un seul pas par époque : le calcul des gradients et la mise à jour doivent être DANS "
+                    "la boucle sur les mini-lots.")
+        fail(f"gradients a été appelée {count} fois pour {epochs} époques de {n} exemples en lots de {batch} "
+             f"(attendu {steps} : une fois par mini-lot, le dernier lot peut être plus petit).", hint)
+    if len(history) != epochs:
+        fail(f"test_acc contient {len(history)} valeurs pour {epochs} époques (une par époque attendue).")
+    _judge_batches(calls, X, y, r.traces["one_hot"]["calls"], n, batch, epochs)
+    index = _rows(X)       # forward's calls on mini-batches (not those of accuracy on X_test)
+    on_batches = [f for f in r.traces["forward"]["calls"] if isinstance(f["args"].get("X"), np.ndarray)
+                  and f["args"]["X"].ndim == 2 and len(f["args"]["X"])
+                  and np.ascontiguousarray(f["args"]["X"][0], dtype=np.float64).tobytes() in index]
+    _judge_steps(calls, on_batches, W, b.reshape(K), lr, d)
+    if not _gradients_are_reference(calls, 1e-6):
+        return ("la boucle de train est correcte ; vos gradients ne sont pas ceux de la référence : erreur "
+                "reportée, pas de pénalité ici.")
+    return f"train : {steps} pas de descente corrects (lots, mélange, mises à jour) sur {epochs} époques."
+
+
+def _gradients_are_reference(calls, tol) -> bool:
+    """Whether each traced gradients(X, Y_hat, Y_star) call returned the reference's gradients
+    of its own arguments."""
+    for c in calls:
+        args, value = c["args"], c["value"]
+        if any(k not in args for k in ("X", "Y_hat", "Y_star")) or not isinstance(value, (tuple, list)) \
+                or len(value) != 2:
+            return False
+        try:
+            want = ref.gradients(*(np.asarray(args[k], dtype=np.float64) for k in ("X", "Y_hat", "Y_star")))
+            got = [np.asarray(v, dtype=np.float64) for v in value]
+        except (TypeError, ValueError):
+            return False
+        if got[1].shape == (1, K):
+            got[1] = got[1].reshape(K)
+        if any(g.shape != w.shape or relative_error(g, w) > tol for g, w in zip(got, want)):
+            return False
+    return bool(calls)
+
+
+def _judge_batches(calls, X, y, one_hot_calls, n, batch, epochs):
+    """Each epoch: every example once, in a new shuffled order, labels of the same rows."""
+    index = _rows(X)
+    per_epoch = -(-n // batch)
+    Y_all = None
+    if one_hot_calls and one_hot_calls[0].get("value") is not None:
+        Y_all = as_array("one_hot(y)", one_hot_calls[0]["value"])
+    if Y_all is None or Y_all.shape != (n, K):
+        Y_all = ref.one_hot(y, dtype=np.float64)
+    orders = []
+    for e in range(epochs):
+        idx = []
+        for c in calls[e * per_epoch:(e + 1) * per_epoch]:
+            if "X" not in c["args"] or "Y_star" not in c["args"]:
+                fail("train doit appeler gradients(X_batch, Y_hat, Y_star_batch) (arguments introuvables).")
+            rows = _batch_indices(index, c["args"]["X"], "les images passées à gradients")
+            Yb = as_array("Y_star du lot", c["args"]["Y_star"])
+            if Yb.shape != (len(rows), K) or not np.array_equal(Yb, Y_all[rows]):
+                start = len(idx)
+                hint = named_mistake(Yb, {
+                    "les images du lot sont mélangées mais les étiquettes sont prises dans l'ordre : prenez "
+                    "Y_star[batch] avec les MÊMES indices que X[batch].":
+                        lambda: Y_all[start:start + batch]}, rtol=0, atol=0)
+                fail("les étiquettes Y* passées à gradients ne sont pas celles des images du lot.",
+                     hint or "X_batch = X[batch] et Y_star[batch], avec le même tableau d'indices batch.")
+            idx.extend(rows.tolist())
+        idx = np.array(idx)
+        if len(idx) != n or len(set(idx.tolist())) != n:
+            fail(f"à l'époque {e + 1}, les mini-lots ne parcourent pas chaque exemple exactement une fois "
+                 f"({len(set(idx.tolist()))} exemples distincts vus sur {n}).",
+                 "for start in range(0, N, batch_size): batch = order[start:start + batch_size].")
+        orders.append(idx)
+    if any(np.array_equal(o, np.arange(n)) for o in orders) or \
+            any(np.array_equal(a, b) for a, b in zip(orders, orders[1:])):
+        fail("les exemples ne sont pas mélangés (ou pas de nouvel ordre à chaque époque).",
+             "à chaque époque, tirez un nouvel ordre order = rng.permutation(N) et parcourez les lots "
+             "dans cet ordre : des mini-lots d'exemples consécutifs (par exemple tous de la même classe) "
+             "biaisent la descente.")
+
+
+def _judge_steps(calls, forward_calls, W, b, lr, d):
+    """Weights seen by forward at each step and returned at the end: W₀ = 0 minus pas times the
+    sum of the gradients gradients returned so far."""
+    gW = [as_array("grad_W", c["value"][0]) if isinstance(c["value"], (tuple, list)) and len(c["value"]) == 2
+          else fail("gradients doit renvoyer le couple (grad_W, grad_b).") for c in calls]
+    gb = [as_array("grad_b", c["value"][1]).reshape(-1) for c in calls]
+    if any(g.shape != (d, K) for g in gW) or any(g.shape != (K,) for g in gb):
+        fail("train a reçu des gradients de forme inattendue.")
+    Wt, bt = np.zeros((d, K)), np.zeros(K)
+    for t, f in enumerate(forward_calls[:len(calls)]):
+        if "W" in f["args"] and "b" in f["args"]:
+            Wf, bf = as_array("W", f["args"]["W"]), as_array("b", f["args"]["b"]).reshape(-1)
+            if Wf.shape != Wt.shape or not np.allclose(Wf, Wt, rtol=STEP_TOL, atol=1e-12) \
+                    or not np.allclose(bf, bt, rtol=STEP_TOL, atol=1e-12):
+                hint = None
+                if t == 0:
+                    hint = "au départ W et b doivent être nuls (le code donné : np.zeros)."
+                elif np.allclose(Wf, lr * sum(gW[:t]), rtol=1e-6, atol=1e-12):
+                    hint = "la mise à jour monte le long du gradient : W ← W - pas·grad_W (signe -)."
+                fail(f"au pas {t + 1}, forward ne reçoit pas les poids attendus W₀ - pas·Σ(gradients précédents).",
+                     hint or "mettez à jour W et b en place après chaque mini-lot : W -= lr * grad_W ; b -= lr * grad_b.")
+        Wt, bt = Wt - lr * gW[t], bt - lr * gb[t]
+    for name, got, want, g in (("W", W, Wt, gW), ("b", b, bt, gb)):
+        if not np.allclose(got, want, rtol=STEP_TOL, atol=1e-12):
+            hint = named_mistake(got, {
+                "la mise à jour monte le long du gradient : W ← W - pas·grad_W (signe -).": lambda g=g: lr * sum(g),
+                f"{name} n'est jamais mis à jour.": lambda: np.zeros_like(want)}, rtol=1e-6, atol=1e-12)
+            fail(f"le {name} renvoyé n'est pas {name}₀ - pas·Σ(gradients renvoyés par gradients) "
+                 f"après {len(calls)} pas.",
+                 hint or f"{name} -= lr * grad_{name} après chaque mini-lot, puis renvoyez {name}.")
+
+
+# ---------------------------------------------------------------- final accuracy
+@check("test_final_accuracy")
+def final_accuracy(rng):
+    """The student's train and functions, on MNIST training images drawn here (the notebook's
+    recipe, a few epochs): accuracy of the returned W, b measured here on the 10 000 test images."""
+    X, y = _mnist(True)
+    pick = rng.choice(len(X), size=FINAL_SIZE + FINAL_VALIDATION, replace=False)
+    train_idx, val_idx = pick[:FINAL_SIZE], pick[FINAL_SIZE:]
+    [r] = yield [Call("train", (X[train_idx], y[train_idx]),
+                      {"n_epochs": FINAL_EPOCHS, "batch_size": 100, "lr": 0.1, "rng": int(rng.integers(2 ** 31)),
+                       "X_test": X[val_idx], "y_test": y[val_idx]})]
+    out = r.value
+    if not isinstance(out, (tuple, list)) or len(out) != 3:
+        fail("train doit renvoyer le triplet (W, b, test_acc).")
+    W, b = as_array("W", out[0]), as_array("b", out[1])
     if W.shape != (784, K) or b.size != K:
         fail(f"train renvoie W de forme {W.shape} et b de forme {b.shape}, attendu (784, 10) et (10,).")
-    if len(history) != SORTED_EPOCHS:
-        fail(f"test_acc contient {len(history)} valeurs pour {SORTED_EPOCHS} époques (une par époque attendue).")
-    acc = ref_accuracy(W, b.reshape(K), Xt, yt) if np.all(np.isfinite(W)) else 0.0
-    if acc < SORTED_MIN_ACCURACY:
-        hint = ("à chaque époque : tirez un nouvel ordre des exemples (rng.permutation(N)), "
-                "parcourez TOUS les mini-lots de cet ordre, prenez les lignes de X ET de Y* aux mêmes "
-                "indices, et faites un pas de DESCENTE (W ← W - pas·grad_W, de même pour b).")
-        with reference_helpers(train, names), np.errstate(all="ignore"):
-            W2, _, _ = call_student(train, Xs, ys, n_epochs=1, batch_size=100, lr=0.1,
-                                    rng=run_seed + 1, what="train")
-            W3, _, _ = call_student(train, Xs, ys, n_epochs=1, batch_size=100, lr=0.1,
-                                    rng=run_seed + 2, what="train")
-        if np.array_equal(np.asarray(W2), np.asarray(W3)):
-            hint = ("deux entraînements avec des graines différentes donnent exactement les mêmes poids : "
-                    "les exemples ne sont pas mélangés. Ici les images sont rangées par classe (tous "
-                    "les 0, puis tous les 1...) : sans mélange, les derniers mini-lots ne contiennent "
-                    "que des 9 et le modèle oublie le reste. Tirez order = rng.permutation(N) à chaque époque.")
-        fail(f"train sur {SORTED_SIZE} images d'apprentissage rangées par classe, {SORTED_EPOCHS} époques "
-             f"(lots de 100, pas 0.1) : précision sur le test {acc:.1%}, attendu au moins "
-             f"{SORTED_MIN_ACCURACY:.0%} (graine {seed}).", hint)
-    passed(f"train fonctionne même sur des données rangées par classe : précision test {acc:.1%} "
-           f"après {SORTED_EPOCHS} époques (graine {seed}).")
-
-
-def check_final_accuracy(W, b):
-    """The W, b the student trained in the notebook, evaluated here on the test set."""
-    Xt, yt = _mnist(False)
-    W = _as_array("W", W)
-    b = _as_array("b", b)
-    if W.shape != (784, K) or b.size != K:
-        fail(f"W de forme {W.shape} et b de forme {b.shape}, attendu (784, 10) et (10,).")
     if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
         fail("W ou b contient des valeurs infinies ou NaN : l'apprentissage a divergé.")
-    acc = ref_accuracy(W, b.reshape(K), Xt.astype(np.float64), yt)
+    Xt, yt = _mnist(False)
+    acc = ref.accuracy(W, b.reshape(K), Xt.astype(np.float64), yt)
     if acc < FINAL_MIN_ACCURACY:
-        fail(f"votre modèle (W, b) classe correctement {acc:.2%} des 10 000 images de test ; la recette "
-             f"(lots de 100, pas 0.1, 20 époques) donne environ 92.2 %, attendu au moins "
-             f"{FINAL_MIN_ACCURACY:.1%}.",
-             "vérifiez dans l'ordre les tests de forward, des gradients (facteur 1/N ?) et de train.")
-    passed(f"précision de votre modèle sur les 10 000 images de test : {acc:.2%}.")
-
-
-def check_confusion_matrix(confusion_matrix):
-    rng, seed = new_rng()
-    for k, n in ((K, 300), (int(rng.integers(3, 6)), 40)):
-        y_true = rng.integers(0, k, size=n)
-        y_pred = np.where(rng.random(n) < 0.6, y_true, rng.integers(0, k, size=n))
-        got = _as_array(f"confusion_matrix (K={k})",
-                        call_student(confusion_matrix, y_true.copy(), y_pred.copy(), k, what="confusion_matrix"))
-        want = ref_confusion_matrix(y_true, y_pred, k)
-        hint = None
-        if got.shape == want.shape and np.array_equal(got, want.T):
-            hint = "la matrice est transposée : ligne = vraie classe, colonne = classe prédite."
-        elif got.shape == want.shape and np.isclose(got.sum(), 1.0):
-            hint = "on attend des effectifs (des comptes), pas des proportions."
-        check_close(f"confusion_matrix(y_true, y_pred, K={k}) (graine {seed})", got, want, rtol=0,
-                    atol=0, hint=hint or "C[i, j] = nombre d'exemples de vraie classe i prédits j.")
-    passed(f"confusion_matrix est correcte (graine {seed}).")
+        fail(f"train sur {FINAL_SIZE} images d'apprentissage, {FINAL_EPOCHS} époques (lots de 100, pas 0.1) : "
+             f"le modèle obtenu classe correctement {acc:.2%} des 10 000 images de test, attendu au moins "
+             f"{FINAL_MIN_ACCURACY:.0%}.",
+             "vérifiez dans l'ordre les tests de one_hot, softmax, forward, des gradients et de train.")
+    return (f"précision sur les 10 000 images de test après {FINAL_EPOCHS} époques sur {FINAL_SIZE} "
+            f"images : {acc:.2%}.")
 
 
 # ------------------------------------------------------------------ calibration
 def calibrate(n_seeds=20, first_seed=0):
-    """Accuracies of the reference over seeds: (final recipe, sorted test, sorted test unshuffled)."""
-    import time
-
+    """Test accuracies of the reference recipe of test_final_accuracy over seeds."""
     X, y = _mnist(True)
     Xt, yt = _mnist(False)
-    final, sorted_ok, sorted_bad = [], [], []
-    t0 = time.time()
+    accs = []
     for s in range(first_seed, first_seed + n_seeds):
-        W, b = ref_train(X, y, n_epochs=20, rng=s)
-        final.append(ref_accuracy(W, b, Xt, yt))
         rng = np.random.default_rng(s)
-        Xs, ys = _sorted_subset(rng)
-        run_seed = int(rng.integers(2 ** 31))
-        W, b = ref_train(Xs, ys, n_epochs=SORTED_EPOCHS, rng=run_seed)
-        sorted_ok.append(ref_accuracy(W, b, Xt, yt))
-        W, b = ref_train(Xs, ys, n_epochs=SORTED_EPOCHS, rng=run_seed, shuffle=False)
-        sorted_bad.append(ref_accuracy(W, b, Xt, yt))
-    print(f"{n_seeds} seeds, {time.time() - t0:.0f} s")
-    return np.array(final), np.array(sorted_ok), np.array(sorted_bad)
+        pick = rng.choice(len(X), size=FINAL_SIZE + FINAL_VALIDATION, replace=False)[:FINAL_SIZE]
+        W, b = ref.train(X[pick], y[pick], n_epochs=FINAL_EPOCHS, rng=int(rng.integers(2 ** 31)))
+        accs.append(ref.accuracy(W, b, Xt, yt))
+    return np.array(accs)
 
 
 def calibration(seeds: int = 20, first_seed: int = 0) -> dict:
-    """For ``python -m autograder calibrate``: {label: (values over seeds, graded threshold)}.
-    The last row is the mistake the sorted-subset check exists for: it must fall below."""
-    final, ok, bad = calibrate(seeds, first_seed)
-    return {"accuracy, recipe, 20 epochs (final test)": (final, FINAL_MIN_ACCURACY),
-            f"accuracy, sorted {SORTED_SIZE}, {SORTED_EPOCHS} epochs, shuffled": (ok, SORTED_MIN_ACCURACY),
-            f"accuracy, sorted {SORTED_SIZE}, {SORTED_EPOCHS} epochs, NOT shuffled (must fail)": (bad, SORTED_MIN_ACCURACY)}
+    """For ``python -m autograder calibrate``: {label: (values over seeds, graded threshold)}."""
+    return {f"accuracy, {FINAL_SIZE} images, {FINAL_EPOCHS} epochs (test_final_accuracy)":
+            (calibrate(seeds, first_seed), FINAL_MIN_ACCURACY)}

@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import two_layer_reference as ref
-from .common import (as_array, check_close, fail, gradients_match_reference, likely_mistake, numerical_gradient,
-                     relative_error, trained_run)
+from .common import (as_array, check_close, constant_gradient_updates, fail, gradients_match_reference,
+                     likely_mistake, numerical_gradient, relative_error, trained_run)
 from .probing import Call, Generator, TestFunction, check
 
 GRAD_TOL = 1e-5          # relative error allowed between a derivative and centered differences
@@ -407,16 +407,7 @@ def _judge_constant_gradient(r, steps, lr, p0, g, loss_value) -> bool:
     if r.traces["init_params"]["count"] == 0 and np.all(start["W1"] == start["W1"].flat[0]):
         fail("les poids initiaux sont tous égaux : la symétrie entre neurones n'est jamais brisée.",
              "initialisez avec init_params(d, rng) (poids 0.01·N(0,1), biais nuls).")
-    for k in PARAMS:
-        want = start[k] - steps * lr * g[k]
-        if params[k].shape == want.shape and np.allclose(params[k], want, rtol=UPDATE_TOL, atol=1e-12):
-            continue
-        hint = "θ ← θ - pas·∂L/∂θ à chaque itération, avec les dérivées que backward vient de renvoyer."
-        if np.array_equal(params[k], start[k]):
-            hint = f"{k} n'est jamais mis à jour : mettez à jour W1, b1, W2 et b2 à chaque itération."
-        elif np.allclose(params[k], start[k] + steps * lr * g[k], rtol=UPDATE_TOL, atol=1e-12):
-            hint = "la mise à jour monte le long du gradient : θ ← θ - pas·∂L/∂θ (signe -)."
-        fail(f"avec un gradient constant g, {k} doit valoir {k}₀ - {steps}·pas·g après {steps} itérations.", hint)
+    constant_gradient_updates(params, start, {k: g[k] for k in PARAMS}, steps, lr, UPDATE_TOL)
     if r.traces["bce_loss"]["count"] and not np.allclose(losses, loss_value, rtol=1e-12):
         fail("les pertes enregistrées ne sont pas les valeurs renvoyées par bce_loss.",
              "enregistrez bce_loss(yhat, y) de l'itération en cours, toutes les 100 itérations (t % 100 == 0).")

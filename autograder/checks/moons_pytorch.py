@@ -28,7 +28,7 @@ import numpy as np
 from nncourse.data import make_moons
 
 from . import two_layer_reference as ref
-from .common import as_array, check_close, fail, likely_mistake
+from .common import as_array, check_close, fail, likely_mistake, named_mistake
 from .probing import Call, ModuleState, Of, Sequential, Tensor, check
 
 # Setting of the graded training (must match the given cell of the notebook).
@@ -225,9 +225,11 @@ def _neq_reference(a, X, ref_vals):
 
 
 def _neq_samples(rng, n):
-    """Pairs of integers, about half of them equal, with the labels of '≠'."""
+    """Pairs of integers, about half of them equal, with the labels of '≠' (the second pair
+    unequal at distance 1, so that a total error is never 0 and a mean never passes for it)."""
     x = rng.integers(-6, 7, size=n)
     y = x + rng.integers(1, 8, size=n) * rng.choice([-1, 1], size=n)
+    y[1] = x[1] + 1          # one unequal pair at distance 1: a·d < 1, so the loss is never 0
     same = rng.random(n) < 0.5
     same[:2] = [True, False]
     y = np.where(same, x, y)
@@ -324,11 +326,12 @@ def gradient_step_in_place(rng):
         if after == before:
             fail(f"étape {step} : a n'a pas changé.",
                  "la mise à jour doit se faire sur place : a -= lr * a.grad (dans with torch.no_grad()).")
-        hint = None
-        if np.isclose(after, before + lr * g, rtol=1e-4, atol=1e-6):
-            hint = "le signe de la mise à jour est inversé : on descend le gradient, a ← a − pas·grad."
-        elif step == 2 and np.isclose(after, before - lr * (g + grad_at(values[0])), rtol=1e-4, atol=1e-6):
-            hint = "le gradient de l'étape précédente s'est ajouté : a.grad.zero_() oublié."
+        hint = named_mistake(after, {
+            "le signe de la mise à jour est inversé : on descend le gradient, a ← a − pas·grad.":
+                lambda: before + lr * g,
+            "le gradient de l'étape précédente s'est ajouté : a.grad.zero_() oublié.":
+                lambda: before - lr * (g + grad_at(values[0])) if step == 2 else None,
+        }, rtol=1e-4, atol=1e-6)
         check_close(f"a après l'étape {step} (pas {lr:.3f})", after, before - lr * g, rtol=1e-4, atol=1e-5, hint=hint)
         fa = res.facts["args"][0]
         if not fa["is_leaf"] or not fa["requires_grad"]:
@@ -405,13 +408,13 @@ def _forward_verdict(r, d, X, what):
     p = _linear_params(r.value.state, d, what)
     got = as_array(f"sortie de {what}", r.result_value)
     expected = _forward(X, p)
-    hint = None
-    if got.shape == expected.shape:
-        Z2 = np.tanh(X @ p["W1"].T + p["b1"]) @ p["W2"].T + p["b2"]
-        if np.allclose(got, Z2, rtol=1e-4, atol=1e-5) or got.min() < 0 or got.max() > 1:
-            hint = "des sorties hors de ]0, 1[ : la Sigmoid finale manque (BCELoss attend des probabilités)."
-        elif np.allclose(got, _forward(X, p, "relu"), rtol=1e-4, atol=1e-5):
-            hint = "la couche cachée doit utiliser Tanh, pas ReLU."
+    no_sigmoid = "des sorties hors de ]0, 1[ : la Sigmoid finale manque (BCELoss attend des probabilités)."
+    hint = named_mistake(got, {
+        no_sigmoid: lambda: np.tanh(X @ p["W1"].T + p["b1"]) @ p["W2"].T + p["b2"],
+        "la couche cachée doit utiliser Tanh, pas ReLU.": lambda: _forward(X, p, "relu"),
+    }, rtol=1e-4, atol=1e-5)
+    if hint is None and got.shape == expected.shape and (got.min() < 0 or got.max() > 1):
+        hint = no_sigmoid
     check_close(f"sortie de {what}", got, expected, rtol=1e-4, atol=1e-5, hint=hint)
     return p
 
@@ -619,11 +622,12 @@ def accuracy_of_a_network(rng):
     expected = float(np.mean(pred == y))
     [r] = yield [Call("accuracy", (layers, Tensor(_f32(X)), Tensor(_f32(y).reshape(-1, 1))))]
     got = _number(r.value, "accuracy(model, X, y)")
-    hint = None
-    if np.isclose(got, np.mean(y == 1)):
-        hint = "toutes les prédictions valent 1 : le seuil est 0.5 sur une probabilité (sortie de Sigmoid)."
-    elif np.isclose(got, np.mean(pred[:, None] == y[None, :])):
-        hint = "comparaison (M,) avec (M, 1) : le broadcasting donne une matrice (M, M)."
+    hint = named_mistake(got, {
+        "toutes les prédictions valent 1 : le seuil est 0.5 sur une probabilité (sortie de Sigmoid).":
+            lambda: np.mean(y == 1),
+        "comparaison (M,) avec (M, 1) : le broadcasting donne une matrice (M, M).":
+            lambda: np.mean(pred[:, None] == y[None, :]),
+    }, rtol=1e-5, atol=1e-8)
     check_close("accuracy(model, X, y)", got, expected, hint=hint)
     return "accuracy est correcte."
 

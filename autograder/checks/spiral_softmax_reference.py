@@ -92,6 +92,26 @@ def backward(X, y, params, cache, activation="tanh"):
     return {"W1": X.T @ dZ1, "b1": dZ1.sum(axis=0, keepdims=True), "W2": dW2, "b2": db2}
 
 
+def sgd_momentum(params, X, y, lr, n_epochs, momentum=0.9, zero_grad=True):
+    """Per-epoch losses and final parameters of full-batch ``torch.optim.SGD(lr, momentum)`` on the cross-entropy of
+    the ReLU network ``params``, in float64: the run ``train_torch`` must follow (a loss, then
+    the step). ``zero_grad=False``: the gradients accumulate, as when ``optimizer.zero_grad()``
+    is forgotten."""
+    p = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
+    buffers, summed, losses = {}, {k: 0.0 for k in p}, []
+    for _ in range(n_epochs):
+        S, cache = forward(X, p, "relu")
+        losses.append(cross_entropy(S, y))
+        grads = backward(X, y, p, cache, "relu")
+        if not zero_grad:
+            summed = {k: summed[k] + grads[k] for k in p}
+            grads = summed
+        for k in p:                      # torch's SGD: the first buffer is the gradient itself
+            buffers[k] = grads[k] if k not in buffers else momentum * buffers[k] + grads[k]
+            p[k] = p[k] - lr * buffers[k]
+    return np.array(losses), p
+
+
 def loss_of(name, value, X, y, params, activation="tanh"):
     """Cross-entropy of the network with parameter ``name`` replaced by ``value``."""
     p = dict(params)

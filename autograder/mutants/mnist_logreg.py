@@ -1,11 +1,11 @@
 """Wrong answers for assignment 04 (MNIST logistic regression in numpy).
 
-Each hidden check tests one function with the reference versions of the notebook functions
-it calls (see ``checks.mnist_logreg.reference_helpers``): a mistake costs the test cell of
-the function where it is made. ``test_final_accuracy`` grades the W, b the student trained
-in the notebook with their own functions, so a mistake that spoils (or crashes) the
-training also loses it; one that leaves the recipe at ~92 % does not (thresholds and the
-accuracies of these wrong answers: see ``checks.mnist_logreg``).
+Each hidden check tests one function (the notebook functions it calls are stubbed with the
+reference's values or traced, see ``checks.mnist_logreg``): a mistake costs the test cell of
+the function where it is made. ``test_final_accuracy`` re-runs the student's train with
+their own functions on MNIST images drawn by the grader and measures the returned W, b on
+the test set, so a mistake that spoils (or crashes) the training also loses it; one that
+leaves the recipe near its usual accuracy does not.
 """
 
 from . import Mutant

@@ -1,0 +1,1 @@
+"""Checks shared by several assignments (each registers them with its own parameters)."""
