@@ -29,6 +29,13 @@ method called on it (in the call's ``log``) and answers with the grader's values
 class: ``{"__tape_class__": name, "answers": ...}`` makes tapes when called). ``steps`` then
 work on what the call returned or on its arguments: read an attribute path (attributes, dict
 keys, list indices), assign one, or call a method there, each step's value sent back.
+
+Data sets: pixels travel as uint8 (``{"__pixels__": array, "mean", "std", "dtype", "tensor"}``,
+received as ``(pixels / 255 - mean) / std`` in float32 or float64, a numpy array or a torch
+tensor: 4 times smaller than float32); a torch ``DataLoader`` over tensors the grader gives
+(``{"__loader__": [x, y], "batch_size", "shuffle", "seed"}``, a seeded generator when it
+shuffles); a few torch objects by name (``{"__torch__": "CrossEntropyLoss", "params": {}}``);
+an optimizer over a network argument is an ``{"__of__": "sgd"|"adam", ...}`` argument.
 """
 
 from __future__ import annotations
@@ -51,7 +58,7 @@ MAX_DEPTH = 12
 MAX_STRING = 2_000
 MAX_ITEMS = 100_000           # list/dict entries in one value
 MAX_ARRAY_BYTES = 64 << 20
-DTYPES = {"f8": np.float64, "f4": np.float32, "i8": np.int64, "b1": np.bool_}
+DTYPES = {"f8": np.float64, "f4": np.float32, "i8": np.int64, "b1": np.bool_, "u1": np.uint8}
 
 
 class ProbeDataError(ValueError):
@@ -156,6 +163,20 @@ def decode(data, depth: int = 0, inputs: bool = False):
     if set(data) == {"__tensor__", "requires_grad", "dtype"} and isinstance(data["requires_grad"], bool) \
             and data["dtype"] in TENSOR_DTYPES:
         return _tensor(_decode_array(data["__tensor__"]), data["requires_grad"], data["dtype"])
+    if set(data) == {"__pixels__", "mean", "std", "dtype", "tensor"} and data["dtype"] in ("f4", "f8") \
+            and isinstance(data["tensor"], bool) and all(isinstance(data[k], (int, float)) for k in ("mean", "std")):
+        return _pixels(_decode_array(data["__pixels__"]), float(data["mean"]), float(data["std"]),
+                       data["dtype"], data["tensor"])
+    if set(data) == {"__loader__", "batch_size", "shuffle", "seed"} and isinstance(data["__loader__"], list) \
+            and len(data["__loader__"]) == 2 and isinstance(data["batch_size"], int) and data["batch_size"] > 0 \
+            and isinstance(data["shuffle"], bool) and (data["seed"] is None or isinstance(data["seed"], int)):
+        return _loader([decode(v, depth + 1, inputs) for v in data["__loader__"]], data["batch_size"],
+                       data["shuffle"], data["seed"])
+    if set(data) == {"__torch__", "params"} and data["__torch__"] in TORCH_OBJECTS:
+        params = decode(data["params"], depth + 1)
+        if not isinstance(params, dict):
+            raise ProbeDataError("malformed torch object")
+        return TORCH_OBJECTS[data["__torch__"]](**params)
     if set(data) == {"__tape__", "answers"} and isinstance(data["__tape__"], str):
         return _Tape(data["__tape__"][:100], _answers(data["answers"], depth))
     if set(data) == {"__tape_class__", "answers"} and isinstance(data["__tape_class__"], str):
@@ -197,7 +218,39 @@ def _tensor(array: np.ndarray, requires_grad: bool = False, dtype: str | None = 
     return t.requires_grad_(True) if requires_grad and t.is_floating_point() else t
 
 
-LAYERS = {"Linear", "ReLU", "Tanh", "Sigmoid", "Flatten"}   # what a grader's network may use
+def _pixels(pixels: np.ndarray, mean: float, std: float, dtype: str, tensor: bool):
+    """uint8 pixels as ``(pixels / 255 - mean) / std`` (the loaders' float32 arithmetic)."""
+    if pixels.dtype != np.uint8:
+        raise ProbeDataError("pixels must be uint8")
+    kind = DTYPES[dtype]
+    x = pixels.astype(kind) / kind(255)
+    if mean != 0.0 or std != 1.0:
+        x = (x - kind(mean)) / kind(std)
+    if not tensor:
+        return x
+    import torch
+    return torch.from_numpy(np.ascontiguousarray(x))
+
+
+def _loader(tensors: list, batch_size: int, shuffle: bool, seed):
+    """``DataLoader(TensorDataset(x, y), batch_size, shuffle)``, shuffled by a seeded generator."""
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+    if not all(isinstance(t, torch.Tensor) for t in tensors) or len(tensors[0]) != len(tensors[1]):
+        raise ProbeDataError("a loader needs two tensors of the same length")
+    generator = torch.Generator().manual_seed(int(seed)) if shuffle and seed is not None else None
+    return DataLoader(TensorDataset(*tensors), batch_size=batch_size, shuffle=shuffle, generator=generator)
+
+
+def _cross_entropy(**params):
+    import torch
+    return torch.nn.CrossEntropyLoss(**{k: v for k, v in params.items() if k in ("reduction",)})
+
+
+TORCH_OBJECTS = {"CrossEntropyLoss": _cross_entropy}     # what a plan may ask by name
+
+
+LAYERS = {"Linear", "ReLU", "Tanh", "Sigmoid", "Flatten", "BatchNorm1d", "Dropout"}   # what a grader's network may use
 
 
 def _sequential(layers: list, dtype: str = "f4"):
@@ -209,6 +262,27 @@ def _sequential(layers: list, dtype: str = "f4"):
     for spec in layers:
         if not isinstance(spec, dict) or spec.get("layer") not in LAYERS:
             raise ProbeDataError("unknown layer")
+        if spec["layer"] == "BatchNorm1d":     # features, optional running mean and variance
+            if not set(spec) <= {"layer", "features", "mean", "var"} or not isinstance(spec.get("features"), int) \
+                    or not 0 < spec["features"] <= 100_000:
+                raise ProbeDataError("malformed layer")
+            norm = torch.nn.BatchNorm1d(spec["features"])
+            if np_dtype is np.float64:
+                norm = norm.double()
+            with torch.no_grad():
+                for key, buffer in (("mean", norm.running_mean), ("var", norm.running_var)):
+                    if key in spec:
+                        value = _decode_array(spec[key])
+                        if value.shape != (spec["features"],):
+                            raise ProbeDataError("malformed layer")
+                        buffer.copy_(torch.from_numpy(value.astype(np_dtype)))
+            modules.append(norm)
+            continue
+        if spec["layer"] == "Dropout":
+            if set(spec) != {"layer", "p"} or not isinstance(spec["p"], (int, float)) or not 0 <= spec["p"] < 1:
+                raise ProbeDataError("malformed layer")
+            modules.append(torch.nn.Dropout(float(spec["p"])))
+            continue
         if spec["layer"] != "Linear":
             if set(spec) != {"layer"}:
                 raise ProbeDataError("malformed layer")
@@ -517,7 +591,19 @@ def _quadratic_loss(a, c, t):
                       - torch.from_numpy(np.asarray(t, dtype=np.float32))) ** 2)
 
 
-TENSOR_FUNCTIONS = {"quadratic_loss": _quadratic_loss}
+def _sgd(model, lr, momentum=0.0):
+    """``torch.optim.SGD`` over the parameters of a network argument."""
+    import torch
+    return torch.optim.SGD(model.parameters(), lr=float(lr), momentum=float(momentum))
+
+
+def _adam(model, lr):
+    """``torch.optim.Adam`` over the parameters of a network argument."""
+    import torch
+    return torch.optim.Adam(model.parameters(), lr=float(lr))
+
+
+TENSOR_FUNCTIONS = {"quadratic_loss": _quadratic_loss, "sgd": _sgd, "adam": _adam}
 
 
 MAX_FACTS = 16

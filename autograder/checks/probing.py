@@ -23,6 +23,7 @@ of every message.
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -60,7 +61,9 @@ class Call:
     ``replace``: notebook names swapped while the call runs, e.g. ``{"Optim": TapeClass("optim")}``
     (what tapes were asked comes back in ``Result.log``). Arguments may be :class:`New`
     (an instance of a notebook class built in the kernel) or :class:`Tape` (a recording
-    stand-in answering with the grader's values).
+    stand-in answering with the grader's values). Data sets: :class:`Pixels` (uint8 images
+    received as floats), :class:`Loader` (a torch DataLoader), :class:`TorchObject` (a loss by
+    name), ``Of("sgd"|"adam", i, {"lr": ...})`` (an optimizer over the network argument i).
     """
     fn: str
     args: tuple = ()
@@ -204,11 +207,44 @@ class Tensor:
 @dataclass(frozen=True, eq=False)
 class Sequential:
     """An argument the kernel receives as ``nn.Sequential`` of the given layers:
-    ``("Linear", weight (out, in), bias (out,))``, ``("ReLU",)``, ``("Tanh",)``, ... The
-    weights are the grader's, so it can replay from the same start. ``dtype``: "f4"
-    (float32) or "f8" (float64)."""
+    ``("Linear", weight (out, in), bias (out,))``, ``("ReLU",)``, ``("Tanh",)``,
+    ``("BatchNorm1d", features)`` or ``("BatchNorm1d", features, running_mean, running_var)``,
+    ``("Dropout", p)``, ... The weights are the grader's, so it can replay from the same start.
+    ``dtype``: "f4" (float32) or "f8" (float64)."""
     layers: tuple
     dtype: str = "f4"
+
+
+@dataclass(frozen=True, eq=False)
+class Pixels:
+    """An argument the kernel receives as ``(pixels / 255 - mean) / std`` (``dtype`` "f4" or
+    "f8"; a torch tensor if ``tensor``), sent as the uint8 ``pixels`` (4 times smaller than
+    float32): images for the kernel to train on."""
+    pixels: np.ndarray
+    mean: float = 0.0
+    std: float = 1.0
+    dtype: str = "f4"
+    tensor: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class Loader:
+    """An argument the kernel receives as ``DataLoader(TensorDataset(x, y), batch_size,
+    shuffle)`` (``x``, ``y``: :class:`Tensor` or :class:`Pixels` with ``tensor=True``); when it
+    shuffles, a generator seeded with ``seed`` draws the order."""
+    x: object
+    y: object
+    batch_size: int
+    shuffle: bool = False
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class TorchObject:
+    """An argument the kernel receives as a torch object named in
+    ``nncourse.probe.TORCH_OBJECTS`` (e.g. "CrossEntropyLoss"), built with ``params``."""
+    name: str
+    params: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)
@@ -233,6 +269,16 @@ def encode_input(value):
         if value.dtype is not None:
             data["dtype"] = value.dtype
         return data
+    if isinstance(value, Pixels):
+        pixels = np.ascontiguousarray(value.pixels, dtype=np.uint8)
+        return {"__pixels__": {"__nd__": base64.b64encode(pixels.tobytes()).decode("ascii"), "dtype": "u1",
+                               "shape": list(pixels.shape)},
+                "mean": float(value.mean), "std": float(value.std), "dtype": value.dtype, "tensor": bool(value.tensor)}
+    if isinstance(value, Loader):
+        return {"__loader__": [encode_input(value.x), encode_input(value.y)], "batch_size": int(value.batch_size),
+                "shuffle": bool(value.shuffle), "seed": None if value.seed is None else int(value.seed)}
+    if isinstance(value, TorchObject):
+        return {"__torch__": value.name, "params": encode(value.params)}
     if isinstance(value, New):
         return {"__new__": value.name, "args": [encode_input(a) for a in value.args],
                 "kwargs": {k: encode_input(v) for k, v in value.kwargs.items()}}
@@ -240,19 +286,30 @@ def encode_input(value):
         return {"__tape__": value.name, "answers": encode({k: list(v) for k, v in value.answers.items()})}
     if isinstance(value, TapeClass):
         return {"__tape_class__": value.name, "answers": encode({k: list(v) for k, v in value.answers.items()})}
-    if isinstance(value, (list, tuple)) and any(isinstance(v, (New, Tape, Tensor, Sequential)) for v in value):
+    if isinstance(value, (list, tuple)) and any(isinstance(v, (New, Tape, Tensor, Sequential, Pixels, Loader, TorchObject)) for v in value):
         items = [encode_input(v) for v in value]
         return items if isinstance(value, list) else {"__tuple__": items}
     if isinstance(value, Sequential):
         dtype = {"f4": np.float32, "f8": np.float64}[value.dtype]
-        data = {"__sequential__": [
-            {"layer": "Linear", "weight": encode(np.asarray(layer[1], dtype=dtype)),
-             "bias": encode(np.asarray(layer[2], dtype=dtype))} if layer[0] == "Linear"
-            else {"layer": layer[0]} for layer in value.layers]}
+        data = {"__sequential__": [_layer_spec(layer, dtype) for layer in value.layers]}
         if value.dtype != "f4":
             data["dtype"] = value.dtype
         return data
     return encode(value)
+
+
+def _layer_spec(layer: tuple, dtype) -> dict:
+    if layer[0] == "Linear":
+        return {"layer": "Linear", "weight": encode(np.asarray(layer[1], dtype=dtype)),
+                "bias": encode(np.asarray(layer[2], dtype=dtype))}
+    if layer[0] == "BatchNorm1d":
+        spec = {"layer": "BatchNorm1d", "features": int(layer[1])}
+        if len(layer) == 4:
+            spec["mean"], spec["var"] = (encode(np.asarray(v, dtype=dtype)) for v in layer[2:])
+        return spec
+    if layer[0] == "Dropout":
+        return {"layer": "Dropout", "p": float(layer[1])}
+    return {"layer": layer[0]}
 
 
 @dataclass
