@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import mlp_reference as ref
 from ..common import check_close, fail, likely_mistake, named_mistake, numerical_gradient, relative_error
-from ..probing import Call, Get, Method, Set, Tape, check
+from ..probing import Call, Get, Method, New, Set, Tape, check
 from .reading import array_of, dict_of_arrays, value_of
 
 GRAD_TOL = 1e-6
@@ -323,18 +323,21 @@ def _calls(log, method):
 
 @check("test_sequentiel_forward")
 def sequentiel_forward_chains(rng):
-    """Sequentiel.forward feeds each module the previous one's output and returns the last (twice)."""
+    """Sequentiel.forward feeds each module the previous one's output and returns the last (twice), and remembers the inputs of its last call only."""
     sizes = [int(v) for v in rng.integers(2, 6, size=4)]
     batch = int(rng.integers(3, 7))
     X = rng.standard_normal((batch, sizes[0]))
     outs, _, tapes = _tapes(rng, batch, sizes)
-    r, = yield [Call("Sequentiel", tapes, steps=(Method("forward", X), Method("forward", X)))]
+    X2 = rng.standard_normal((batch + 1, sizes[0]))
+    r, = yield [Call("Sequentiel", tapes, steps=(Method("forward", X), Method("forward", X), Method("forward", X2),
+                                                 Get("_inputs")))]
     got = array_of(r.steps[0], "Sequentiel.forward")
     calls = _calls(r.log, "forward")
-    want_calls = [(f"m{i}", x) for i, x in enumerate([X, *outs[:-1]])] * 2
+    want_calls = [(f"m{i}", x) for i, x in enumerate([X, *outs[:-1]])] * 2 + \
+        [(f"m{i}", x) for i, x in enumerate([X2, *outs[:-1]])]
     names = [n for n, _ in calls]
     if names != [n for n, _ in want_calls]:
-        fail(f"Sequentiel.forward (appelé deux fois) a appelé forward des modules dans l'ordre {names}, "
+        fail(f"Sequentiel.forward (appelé trois fois) a appelé forward des modules dans l'ordre {names}, "
              f"attendu {[n for n, _ in want_calls]}.",
              "appliquez chaque module une fois, dans l'ordre, la sortie de l'un étant l'entrée du suivant.")
     for (name, args), (_, x) in zip(calls, want_calls):
@@ -342,19 +345,35 @@ def sequentiel_forward_chains(rng):
             fail(f"le module {name} n'a pas reçu la sortie du module précédent.",
                  "X = module.forward(X) pour chaque module, dans l'ordre.")
     check_close("Sequentiel.forward", got, outs[-1], rtol=0, atol=0, hint="renvoyez la sortie du dernier module.")
-    return "Sequentiel.forward enchaîne les modules dans l'ordre."
+    kept = value_of(r.steps[3], "self._inputs")
+    want_inputs = [X2, *outs[:-1]]
+    if not isinstance(kept, list) or len(kept) != len(want_inputs) or not all(
+            np.shape(k) == w.shape and np.array_equal(k, w) for k, w in zip(kept, want_inputs)):
+        hint = None
+        if isinstance(kept, list) and len(kept) > len(want_inputs):
+            hint = ("self._inputs garde les entrées des appels précédents : remettez-la à [] au début de forward "
+                    "(sinon la passe arrière utilise les entrées d'un ancien batch).")
+        fail(f"après forward, self._inputs doit contenir l'entrée de chacun des {len(want_inputs)} modules lors de ce "
+             f"dernier appel (reçu {len(kept) if isinstance(kept, list) else type(kept).__name__} éléments).",
+             hint or "self._inputs.append(X) juste avant X = module.forward(X), pour chaque module.")
+    return "Sequentiel.forward enchaîne les modules dans l'ordre et mémorise leurs entrées."
 
 
 @check("test_sequentiel_backward")
 def sequentiel_backward_chains(rng):
-    """Backward through a Sequentiel of stand-ins: each module gets its own remembered input and the delta of the next one."""
+    """Backward through a Sequentiel of stand-ins: each module gets its own remembered input and the delta of the next one; with the student's modules the passes run."""
     sizes = [int(v) for v in rng.integers(2, 6, size=4)]
     batch = int(rng.integers(3, 7))
     X = rng.standard_normal((batch, sizes[0]))
     delta = rng.standard_normal((batch, sizes[-1]))
     outs, deltas, tapes = _tapes(rng, batch, sizes)
-    r, w = yield [Call("Sequentiel", tapes, steps=(Method("forward", X), Method("backward_update_gradient", X, delta))),
-                  Call("Sequentiel", tapes, steps=(Method("forward", X), Method("backward_delta", X, delta)))]
+    ones = np.ones((5, 3))
+    r, w, lib = yield [
+        Call("Sequentiel", tapes, steps=(Method("forward", X), Method("backward_update_gradient", X, delta))),
+        Call("Sequentiel", tapes, steps=(Method("forward", X), Method("backward_delta", X, delta))),
+        Call("Sequentiel", (New("Linear", (3, 4), {"rng": 0}), New("TanH"), New("Linear", (4, 2), {"rng": 1})),
+             steps=(Method("forward", ones), Method("backward_update_gradient", ones, np.ones((5, 2))),
+                    Method("backward_delta", ones, np.ones((5, 2)))))]
     value_of(r.steps[1], "Sequentiel.backward_update_gradient")
     inputs = [X, *outs[:-1]]
     incoming = [*deltas[1:], delta]                     # delta arriving at module i
@@ -376,15 +395,24 @@ def sequentiel_backward_chains(rng):
                 hint="les deltas se propagent du dernier module au premier ; renvoyez celui du premier.")
     if _calls(w.log, "backward_update_gradient"):
         fail("Sequentiel.backward_delta a modifié les gradients des modules : elle doit seulement renvoyer ∂L/∂input.")
+    # with the student's Linear and TanH, as the visible test: the passes run, shapes follow
+    for k, what in ((0, "forward"), (1, "backward_update_gradient"), (2, "backward_delta")):
+        value_of(lib.steps[k], f"Sequentiel(Linear(3, 4), TanH(), Linear(4, 2)).{what} (avec vos modules)")
+    if np.shape(lib.steps[2].value) != (5, 3):
+        fail(f"avec vos modules, Sequentiel(Linear(3, 4), TanH(), Linear(4, 2)).backward_delta renvoie la forme "
+             f"{np.shape(lib.steps[2].value)}, attendu (5, 3).")
     return "Sequentiel : chaque module reçoit son entrée et son delta, backward_delta renvoie celui du premier."
 
 
 @check("test_sequentiel_update")
 def sequentiel_update_and_zero_grad(rng):
-    """Sequentiel.update_parameters(step) and zero_grad() reach every module."""
+    """Sequentiel.update_parameters(step) and zero_grad() reach every module; with the student's Linear, zero_grad resets its gradient."""
     step = float(rng.uniform(0.01, 0.3))
     tapes = tuple(Tape(f"m{i}") for i in range(3))
-    r, = yield [Call("Sequentiel", tapes, steps=(Method("update_parameters", step), Method("zero_grad")))]
+    r, lib = yield [Call("Sequentiel", tapes, steps=(Method("update_parameters", step), Method("zero_grad"))),
+                    Call("Sequentiel", (New("Linear", (3, 4), {"rng": 0}), New("TanH")),
+                         steps=(Set(("_gradient", "W"), np.ones((3, 4)), on=0), Method("zero_grad"),
+                                Get("_gradient", "W", on=0)))]
     value_of(r.steps[0], "Sequentiel.update_parameters")
     value_of(r.steps[1], "Sequentiel.zero_grad")
     for method, hint in (("update_parameters", "update_parameters doit appeler update_parameters(gradient_step) de chaque module."),
@@ -394,4 +422,9 @@ def sequentiel_update_and_zero_grad(rng):
             fail(f"Sequentiel.{method} a appelé {method} des modules {[n for n, _ in calls]}, attendu chacun une fois.", hint)
         if method == "update_parameters" and not all(len(a) == 1 and np.isclose(float(a[0]), step) for _, a in calls):
             fail(f"Sequentiel.update_parameters({step:.3f}) n'a pas transmis le pas aux modules.", hint)
+    value_of(lib.steps[1], "Sequentiel.zero_grad (avec vos modules)")
+    grad = np.asarray(value_of(lib.steps[2], "gradient de W"), dtype=float)
+    if grad.shape != (3, 4) or np.any(grad != 0):
+        fail("avec vos modules, Sequentiel(Linear(3, 4), TanH()).zero_grad() ne remet pas à zéro le gradient de W "
+             "de la couche linéaire.", "vérifiez le test de Module.zero_grad (il doit remettre à zéro, pas seulement créer).")
     return "Sequentiel : zero_grad et update_parameters s'appliquent à tous les modules."

@@ -1,18 +1,31 @@
 """05: Optim and SGD, judged by what they ask of stand-ins (tapes): the network and the
-loss given to Optim, the Optim used by SGD, record every call and answer the grader's values."""
+loss given to Optim, the Optim used by SGD, record every call and answer the grader's values.
+
+Each check also repeats its cell's visible test with the student's whole library (the
+notebook's data, one step lowers the loss / the regression learns): the visible part already
+charges those library mistakes to the cell, so the verdict says so too."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ..common import check_close, fail
-from ..probing import Call, Method, Tape, TapeClass, check
-from .reading import value_of
+from ..probing import Call, Get, Method, New, Tape, TapeClass, check
+from .reading import dict_of_arrays, value_of
+
+
+def notebook_regression_data():
+    """X_reg, Y_reg of the notebook (its data cell, seed 0): the visible tests train on them."""
+    rng = np.random.default_rng(0)
+    W_true = np.array([[2.0, -1.0], [0.5, 0.0], [-1.5, 3.0]])
+    b_true = np.array([[1.0, -2.0]])
+    X = rng.standard_normal((200, 3))
+    return X, X @ W_true + b_true + 0.1 * rng.standard_normal((200, 2))
 
 
 @check("test_optim_step")
 def optim_step_order(rng):
-    """Optim.step: zero_grad, forward, loss, backward of the loss into the network, update_parameters(eps); returns the mean loss."""
+    """Optim.step: zero_grad, forward, loss, backward of the loss into the network, update_parameters(eps); returns the mean loss; with the student's library one step lowers the loss."""
     eps = float(rng.uniform(0.005, 0.05))
     batch = int(rng.integers(4, 8))
     X, Y = rng.standard_normal((batch, 3)), rng.standard_normal((batch, 2))
@@ -20,7 +33,10 @@ def optim_step_order(rng):
     values = [rng.uniform(0, 3, size=batch), rng.uniform(0, 3, size=batch)]
     net = Tape("net", {"forward": [yhat]})
     loss = Tape("loss", {"forward": values, "backward": [delta]})
-    r, = yield [Call("Optim", (net, loss, eps), steps=(Method("step", X, Y), Method("step", X, Y)))]
+    ones, zeros = np.ones((4, 3)), np.zeros((4, 2))
+    r, lib = yield [Call("Optim", (net, loss, eps), steps=(Method("step", X, Y), Method("step", X, Y))),
+                    Call("Optim", (New("Linear", (3, 2), {"rng": 0}), New("MSELoss"), 1e-2),
+                         steps=(Get("_parameters", on=0), Method("step", ones, zeros), Get("_parameters", on=0)))]
     hint = "zero_grad, forward, coût, backward du coût, backward_update_gradient du réseau, update_parameters(eps)."
     for k in range(2):
         got = value_of(r.steps[k], "Optim.step")
@@ -53,20 +69,31 @@ def optim_step_order(rng):
         fwd = [a for n, m, a in one if (n, m) == ("loss", "forward")]
         if not fwd or not (np.array_equal(fwd[0][0], Y) and np.array_equal(fwd[0][1], yhat)):
             fail(f"au pas {k + 1}, loss.forward n'a pas reçu (batch_y, sortie du réseau) dans cet ordre.", hint)
+    # with the student's whole library, as the visible test: one step lowers the loss
+    before = dict_of_arrays(lib.steps[0], "Linear(3, 2)._parameters", ("W", "b"))
+    value_of(lib.steps[1], "Optim(Linear(3, 2), MSELoss(), 0.01).step")
+    after = dict_of_arrays(lib.steps[2], "Linear(3, 2)._parameters", ("W", "b"))
+    mse = [float(np.mean(np.sum((zeros - (ones @ p["W"] + p["b"].reshape(1, -1))) ** 2, axis=1))) for p in (before, after)]
+    if not mse[1] < mse[0]:
+        fail(f"avec votre bibliothèque (Linear, MSELoss, Optim), un pas de step n'a pas fait baisser le coût "
+             f"({mse[0]:.4g} → {mse[1]:.4g}).", "vérifiez les tests de Module.update_parameters et de MSELoss.backward.")
     return "Optim.step fait exactement une itération de descente de gradient, dans le bon ordre."
 
 
 @check("test_sgd")
 def sgd_batches(rng):
-    """SGD: every example once per epoch in shuffled batches of batch_size through Optim.step; one mean loss per epoch."""
+    """SGD: every example once per epoch in shuffled batches of batch_size through Optim.step; one mean loss per epoch; with the student's library the notebook's regression learns."""
     n, batch, n_epochs = int(rng.integers(150, 220)), int(rng.integers(16, 40)), 4
     X = rng.standard_normal((n, 3))
     X[:, 0] = np.arange(n)                        # identifies each example
     Y = rng.standard_normal((n, 2))
     step_values = list(rng.uniform(0.5, 2.0, size=7))
-    r, = yield [Call("SGD", (Tape("net"), Tape("loss"), X, Y, batch, n_epochs, 1e-3),
-                     kwargs={"rng": int(rng.integers(2**31))},
-                     replace={"Optim": TapeClass("optim", {"step": step_values})})]
+    X_reg, Y_reg = notebook_regression_data()
+    r, lib = yield [Call("SGD", (Tape("net"), Tape("loss"), X, Y, batch, n_epochs, 1e-3),
+                         kwargs={"rng": int(rng.integers(2**31))},
+                         replace={"Optim": TapeClass("optim", {"step": step_values})}),
+                    Call("SGD", (New("Sequentiel", (New("Linear", (3, 2), {"rng": 0}),)), New("MSELoss"), X_reg, Y_reg),
+                         {"batch_size": 32, "n_epochs": 5, "eps": 0.05 / 32, "rng": 0})]
     steps = [args for name, method, args in r.log if (name, method) == ("optim", "step")]
     inits = [args for name, method, args in r.log if (name, method) == ("optim", "__init__")]
     if not steps:
@@ -103,4 +130,10 @@ def sgd_batches(rng):
         fail(f"SGD doit renvoyer une liste de {n_epochs} coûts moyens (un par époque), reçu {out.size} valeurs.")
     check_close("coûts moyens par époque renvoyés par SGD", out, want, rtol=1e-9,
                 hint="moyenne PAR EXEMPLE de l'époque : somme des step(...) × taille du batch, divisée par len(X).")
+    # with the student's whole library, as the visible test: the regression learns
+    losses = np.asarray(lib.value, dtype=float).ravel() if lib.value is not None else np.zeros(0)
+    if losses.size != 5 or not losses[-1] < losses[0]:
+        fail("avec votre bibliothèque (Sequentiel, Linear, MSELoss, Optim, SGD), la régression linéaire du notebook "
+             f"n'apprend pas en 5 époques (coûts {np.round(losses, 4).tolist()}).",
+             "vérifiez les tests de Module, Linear, MSELoss, Sequentiel et Optim.")
     return "SGD : batchs mélangés, chaque exemple une fois par époque, coûts moyens par époque."
