@@ -31,9 +31,14 @@ SPECS = {  # name -> (Linear sizes (in, out), parameter count)
 
 # test_accuracy_*: the student's build_* and train_epoch, Adam (lr 2e-3, a new one per epoch),
 # batches of 64, ACCURACY_EPOCHS epochs on ACCURACY_SIZE training images drawn by the
-# grader; accuracy measured here on the 10 000 test images. See calibration().
+# grader; accuracy measured here on the 10 000 test images.
+# Calibration (python -m autograder calibrate 05_mlp --seeds 24 --set checks=... --set
+# mutants=..., seeds 0-23): reference linear 89.6-90.8 %, mlp1 91.2-93.6 %, mlp2 91.2-93.6 %;
+# mutants that must keep these cells: linear + softmax 89.6-90.8 % (linear), mlp2 without its
+# second ReLU 90.2-93.6 % (mlp2); that must lose them: mlp1 without ReLU 87.7-89.8 % (mlp1),
+# train_epoch without zero_grad 70.1-80.6 / 46.6-70.2 / 34.4-70.3 %. Thresholds between.
 ACCURACY_SIZE, ACCURACY_EPOCHS, ACCURACY_BATCH, ACCURACY_LR = 4000, 8, 64, 2e-3
-MIN_ACCURACY = {"linear": 0.85, "mlp1": 0.91, "mlp2": 0.91}
+MIN_ACCURACY = {"linear": 0.85, "mlp1": 0.905, "mlp2": 0.88}
 
 check("test_normalize", module=__name__)(functools.partial(
     training.normalize_pixels, fn="normalize_images", shape=(28, 28), mean=MEAN, std=STD, flatten=True))
@@ -179,7 +184,7 @@ def _accuracy_check(rng, name):
         fail(f"le réseau entraîné ne peut pas être relu ({type(exc).__name__}) : couches {names}.")
     if not acc >= MIN_ACCURACY[name]:
         fail(f"build_{name} entraîné avec votre train_epoch ({ACCURACY_EPOCHS} époques sur {ACCURACY_SIZE} images, "
-             f"Adam) : {acc:.2%} de précision sur les 10 000 images de test, attendu au moins {MIN_ACCURACY[name]:.0%}.",
+             f"Adam) : {acc:.2%} de précision sur les 10 000 images de test, attendu au moins {MIN_ACCURACY[name]:.1%}.",
              "vérifiez l'architecture (ReLU, pas de softmax finale) et les tests de train_epoch.")
     return f"build_{name} entraîné avec train_epoch : {acc:.2%} de précision sur les 10 000 images de test."
 
@@ -189,7 +194,7 @@ def _register_accuracy(name):
         return (yield from _accuracy_check(rng, name))
     accuracy_check.__name__ = f"accuracy_{name}"
     accuracy_check.__doc__ = (f"build_{name}() trained by the student's train_epoch on MNIST images drawn here reaches "
-                              f"{MIN_ACCURACY[name]:.0%} on the 10 000 test images, measured here.")
+                              f"{MIN_ACCURACY[name]:.1%} on the 10 000 test images, measured here.")
     check(f"test_accuracy_{name}")(accuracy_check)
 
 

@@ -22,9 +22,14 @@ from .reading import dict_of_arrays, value_of
 
 # test_mnist: the student's build_mnist_net, SGD, CELoss on MNIST_SIZE training images drawn
 # by the grader (the notebook's recipe: batches of 64, eps = 0.3 / 64), accuracy of the
-# trained weights measured here on the 10 000 test images. See calibration().
+# trained weights measured here on the 10 000 test images.
+# Calibration (python -m autograder calibrate 05_mlp, seeds 0-23): reference 87.3-90.5 %;
+# mutants that must keep the cell (8 seeds): ReLU's derivative written as ReLU 87.0-90.0 %,
+# b's gradient summed over everything 87.8-90.6 %, W's gradient overwritten 87.5-90.5 %; that
+# must lose it: 10-53 % (W's gradient divided by N, zero_grad that only creates, Optim
+# without zero_grad, LogSoftmax's backward summed over the batch) or an error.
 MNIST_SIZE, MNIST_EPOCHS, MNIST_HIDDEN = 3000, 3, 128
-MNIST_MIN_ACCURACY = 0.85
+MNIST_MIN_ACCURACY = 0.80
 # test_binary: the notebook's moons recipe and seeds (hidden 10, 300 epochs, batch 20,
 # eps = 1/20), accuracy on its 200 points: the visible part's criterion, so that both agree
 # (on fresh moons drawn here, SGD without shuffling still reaches 97 % for 7 draws in 10).
