@@ -318,7 +318,8 @@ def _answers(data, depth: int) -> dict:
 
 
 class _Tape:
-    """A stand-in object: every method called on it is logged as ``[tape, method, args]`` and
+    """A stand-in object: every method called on it is logged as ``[tape, method, args]`` (the
+    values of keyword arguments after the positional ones) and
     answered with the next of the grader's values for that method (the last one repeated;
     None when the grader gave none)."""
 
@@ -330,8 +331,8 @@ class _Tape:
             raise AttributeError(method)
 
         def recorded(*args, **kwargs):
-            if len(_LOG) < MAX_LOG:
-                _LOG.append([self._name, method, [encode(a) for a in args]])
+            if len(_LOG) < MAX_LOG:        # keyword arguments after the positional ones
+                _LOG.append([self._name, method, [encode(a) for a in (*args, *kwargs.values())]])
             values = self._answers.get(method) or [None]
             k = self._used.get(method, 0)
             self._used[method] = k + 1
@@ -351,7 +352,7 @@ class _TapeClass:
 
     def __call__(self, *args, **kwargs):
         if len(_LOG) < MAX_LOG:
-            _LOG.append([self.name, "__init__", [encode(a) for a in args]])
+            _LOG.append([self.name, "__init__", [encode(a) for a in (*args, *kwargs.values())]])
         return _Tape(self.name, self.answers)
 
 

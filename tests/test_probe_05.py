@@ -454,12 +454,12 @@ def test_an_independent_correct_solution_of_05_gets_every_check():
 
 HINTS_05 = {
     "zero_grad_only_creates": "réaffecter la variable de boucle",
-    "update_parameters_plus": "monte le long du gradient",
+    "update_parameters_plus": "montez le long du gradient",
     "mse_mean_over_everything": "un seul nombre",
     "linear_gradient_overwritten": "ACCUMULER",
     "linear_bias_init_zero": "uniformément",
     "linear_grad_W_mean": "divisé par N",
-    "linear_bias_grad_sum_all": "mauvais axe",
+    "linear_bias_grad_sum_all": "axis=0",
     "relu_derivative_is_relu": "n'est pas ReLU",
     "sequentiel_inputs_not_reset": "remettez-la à []",
     "sequentiel_backward_same_input": "SON entrée",

@@ -168,7 +168,8 @@ class New:
 @dataclass(frozen=True, eq=False)
 class Tape:
     """An argument the kernel receives as a recording stand-in: every method called on it is
-    logged (``Result.log``: ``[name, method, [args]]``) and answered with the next value of
+    logged (``Result.log``: ``[name, method, [args]]``, keyword arguments' values after the
+    positional ones) and answered with the next value of
     ``answers[method]`` (the last repeated; None if absent)."""
     name: str
     answers: dict = field(default_factory=dict)

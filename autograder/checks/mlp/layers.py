@@ -252,11 +252,12 @@ def _activation_forward(rng, cls):
     r, = yield [Call(cls, steps=(Method("forward", X),))]
     got = array_of(r.steps[0], f"{cls}.forward")
     want = ACTIVATIONS[cls]().forward(X)
-    hint = named_mistake(got, _forward_mistakes(cls, X), rtol=1e-7) or HINTS[cls][0]
-    if got.shape == want.shape and not np.all(np.isfinite(got)):
+    named = named_mistake(got, _forward_mistakes(cls, X), rtol=1e-7)
+    hint = named or HINTS[cls][0]
+    if named is None and got.shape == want.shape and not np.all(np.isfinite(got)):
         hint = ("des inf/nan pour de grandes entrées (ligne 0, valeurs vers 800) : exp déborde. "
-                + ("Retranchez le maximum de chaque ligne avant l'exponentielle."
-                   if cls != "Sigmoide" else "Utilisez une forme stable, par exemple 0.5 (1 + tanh(x/2))."))
+                + {"Sigmoide": "Utilisez une forme stable, par exemple 0.5 (1 + tanh(x/2)).",
+                   "TanH": "Utilisez np.tanh, stable."}.get(cls, "Retranchez le maximum de chaque ligne avant l'exponentielle."))
     check_close(f"{cls}.forward", got, want, rtol=1e-7, atol=1e-10, hint=hint)
     return f"{cls}.forward est correcte, y compris pour de grandes entrées."
 
