@@ -471,7 +471,7 @@ def run_call(call: dict, functions: dict) -> dict:
                 record["after"] = _watched(args, call["watch"])
             for _ in range(min(int(call.get("repeat", 1)), 5) - 1):
                 record.setdefault("again", []).append(again := {})
-                _derive(raw_args, args)
+                _derive(raw_args, args, again=True)
                 value = fn(*args, **kwargs)
                 again["value"] = encode(value)
                 if call.get("facts"):
@@ -572,14 +572,17 @@ def _derived(data) -> bool:
     return isinstance(data, dict) and "__of__" in data
 
 
-def _derive(raw_args: list, args: list) -> None:
+def _derive(raw_args: list, args: list, again: bool = False) -> None:
     """Compute the arguments ``{"__of__": name, "arg": i, "params": {...}}``: the function
-    ``TENSOR_FUNCTIONS[name]`` of the (plain) argument i, e.g. a loss built from a parameter."""
+    ``TENSOR_FUNCTIONS[name]`` of the (plain) argument i, e.g. a loss built from a parameter;
+    before a repeated call, again, except those marked ``"once": true`` (an optimizer whose
+    state carries over)."""
     for k, data in enumerate(raw_args):
-        if not _derived(data):
+        if not _derived(data) or (again and data.get("once") is True):
             continue
         i = data.get("arg")
-        if set(data) != {"__of__", "arg", "params"} or data["__of__"] not in TENSOR_FUNCTIONS \
+        if not {"__of__", "arg", "params"} <= set(data) <= {"__of__", "arg", "params", "once"} \
+                or data["__of__"] not in TENSOR_FUNCTIONS \
                 or not isinstance(i, int) or not 0 <= i < len(args) or _derived(raw_args[i]):
             raise ProbeDataError("malformed derived argument")
         args[k] = TENSOR_FUNCTIONS[data["__of__"]](args[i], **decode(data["params"]))

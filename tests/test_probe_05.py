@@ -503,3 +503,19 @@ def test_the_message_names_the_mistake_in_05(name):
             failed[gid] = message
     assert set(failed) == own
     assert any(HINTS_05[name] in m for m in failed.values()), failed
+
+
+def test_an_optimizer_derived_once_keeps_its_state_over_repeated_calls():
+    pytest.importorskip("torch")
+    from autograder.checks.probing import Of, Sequential, Tensor
+
+    def one_step(model, x, opt):
+        opt.zero_grad()
+        model(x).sum().backward()
+        opt.step()
+        return int(next(iter(opt.state.values()))["step"])      # Adam's step count
+    net = Sequential((("Linear", np.ones((1, 2)), np.zeros(1)),))
+    for once, steps in ((True, 2), (False, 1)):
+        r = _roundtrip(Call("one_step", (net, Tensor(np.ones((3, 2), dtype=np.float32)), Of("adam", 0, {"lr": 0.1}, once=once)),
+                            repeat=2), {"one_step": one_step})
+        assert (r["value"], r["again"][0]["value"]) == (1, steps)

@@ -252,15 +252,20 @@ class TorchObject:
 class Of:
     """An argument the kernel computes from argument ``arg`` of the same call with
     ``nncourse.probe.TENSOR_FUNCTIONS[name](that argument, **params)`` (e.g. a loss of a
-    parameter tensor), before each call when the call is repeated."""
+    parameter tensor), before each call when the call is repeated (``once``: only before the
+    first, e.g. an optimizer whose state carries over the epochs)."""
     name: str
     arg: int
     params: dict
+    once: bool = False
 
 
 def encode_input(value):
     if isinstance(value, Of):
-        return {"__of__": value.name, "arg": int(value.arg), "params": encode(value.params)}
+        data = {"__of__": value.name, "arg": int(value.arg), "params": encode(value.params)}
+        if value.once:
+            data["once"] = True
+        return data
     if isinstance(value, Generator):
         return {"__rng__": int(value.seed)}
     if isinstance(value, TestFunction):

@@ -29,7 +29,7 @@ SPECS = {  # name -> (Linear sizes (in, out), parameter count)
     "mlp2": ([(784, 128), (128, 64), (64, 10)], 109386),
 }
 
-# test_accuracy_*: the student's build_* and train_epoch, Adam (lr 2e-3, a new one per epoch),
+# test_accuracy_*: the student's build_* and train_epoch, Adam (lr 2e-3, one for all epochs),
 # batches of 64, ACCURACY_EPOCHS epochs on ACCURACY_SIZE training images drawn by the
 # grader; accuracy measured here on the 10 000 test images.
 # Calibration (python -m autograder calibrate 05_mlp --seeds 24 --set checks=... --set
@@ -38,7 +38,7 @@ SPECS = {  # name -> (Linear sizes (in, out), parameter count)
 # second ReLU 90.2-93.6 % (mlp2); that must lose them: mlp1 without ReLU 87.7-89.8 % (mlp1),
 # train_epoch without zero_grad 70.1-80.6 / 46.6-70.2 / 34.4-70.3 %. Thresholds between.
 ACCURACY_SIZE, ACCURACY_EPOCHS, ACCURACY_BATCH, ACCURACY_LR = 4000, 8, 64, 2e-3
-MIN_ACCURACY = {"linear": 0.85, "mlp1": 0.905, "mlp2": 0.88}
+MIN_ACCURACY = {"linear": 0.85, "mlp1": 0.915, "mlp2": 0.88}
 
 check("test_normalize", module=__name__)(functools.partial(
     training.normalize_pixels, fn="normalize_images", shape=(28, 28), mean=MEAN, std=STD, flatten=True))
@@ -163,7 +163,7 @@ def _accuracy_check(rng, name):
     pixels, labels = mnist_draw(rng, ACCURACY_SIZE)
     loader = Loader(Pixels(pixels, MEAN, STD, tensor=True), Tensor(labels), ACCURACY_BATCH, shuffle=True,
                     seed=int(rng.integers(2 ** 31)))
-    r, = yield [Call("train_epoch", (New(f"build_{name}"), loader, Of("adam", 0, {"lr": ACCURACY_LR}),
+    r, = yield [Call("train_epoch", (New(f"build_{name}"), loader, Of("adam", 0, {"lr": ACCURACY_LR}, once=True),
                                      TorchObject("CrossEntropyLoss")),
                      torch_seed=int(rng.integers(2 ** 31)), repeat=ACCURACY_EPOCHS, torch_threads=1,
                      steps=(Get(on=0), *(Method("_get_name", path=(i,), on=0) for i in range(8))))]
