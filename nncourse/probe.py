@@ -430,7 +430,7 @@ def _torch_threads(n):
 def run_call(call: dict, functions: dict) -> dict:
     """One call of the plan: its value (or error), the watched arguments after it, traces.
 
-    ``repeat`` (2 to 5): the call is made again on the same argument objects (a tensor, a
+    ``repeat`` (2 to ``MAX_REPEAT``): the call is made again on the same argument objects (a tensor, a
     network carry over), arguments computed from another one (``{"__of__": ...}``) rebuilt
     first; each further call's value, watched arguments and facts come back in ``again``."""
     fn = functions.get(call["fn"])
@@ -469,7 +469,7 @@ def run_call(call: dict, functions: dict) -> dict:
                 record["grads"] = _gradients(value, [args[i] for i in call["grad_of"]], call.get("grad_sum", False))
             if call.get("watch"):
                 record["after"] = _watched(args, call["watch"])
-            for _ in range(min(int(call.get("repeat", 1)), 5) - 1):
+            for _ in range(min(int(call.get("repeat", 1)), MAX_REPEAT) - 1):
                 record.setdefault("again", []).append(again := {})
                 _derive(raw_args, args, again=True)
                 value = fn(*args, **kwargs)
@@ -497,6 +497,7 @@ def run_call(call: dict, functions: dict) -> dict:
 
 
 MAX_STEPS = 64
+MAX_REPEAT = 10         # calls of one plan entry on the same objects (epochs of a training)
 
 
 def _built(data, functions: dict):

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nncourse.checks import CheckFailed, fail
-from nncourse.probe import ModuleState, ProbeDataError, decode, encode  # noqa: F401 - ModuleState for checks
+from nncourse.probe import MAX_REPEAT, ModuleState, ProbeDataError, decode, encode  # noqa: F401 - ModuleState for checks
 
 SEED_ENV_VAR = "NNCOURSE_TEST_SEED"
 REGISTRY: dict[str, dict] = {}      # checks module name -> {grade_id: check function}
@@ -101,7 +101,7 @@ class Call:
         if self.grad_sum:
             plan["grad_sum"] = True
         if self.repeat > 1:
-            plan["repeat"] = min(int(self.repeat), 5)
+            plan["repeat"] = min(int(self.repeat), MAX_REPEAT)
         if self.steps:
             plan["steps"] = [s.to_plan() for s in self.steps]
         if self.replace:
