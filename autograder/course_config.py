@@ -80,3 +80,5 @@ def apply(c) -> None:
     # The formgrader's own templates stay on the list: this setting replaces the one nbgrader's
     # formgrader and feedback make, and without them the formgrader does not load (404).
     c.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(NBGRADER_TEMPLATES)]
+    # Its formulas are MathML made with the page: they render offline (no MathJax CDN).
+    c.HTMLExporter.filters = {"offline_math": "autograder.feedback_math.offline_math"}

@@ -82,7 +82,7 @@ class SandboxedExecute(Execute):
         sandbox = Sandbox(parent=self)
         files = handed_in_files(folder, sandbox.submission_files.get(assignment, []), sandbox.submission_file_bytes)
         t0 = time.monotonic()
-        pending = plan_checks(nb, assignment)
+        pending = plan_checks(nb, assignment, files)
         planning = time.monotonic() - t0
         with tempfile.TemporaryDirectory(prefix="nncourse-nb-") as tmp:
             path = Path(tmp) / "notebook.ipynb"

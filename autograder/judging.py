@@ -44,14 +44,16 @@ def checks_of(assignment: str) -> dict:
     return REGISTRY.get(name, {})
 
 
-def plan_checks(nb, assignment: str) -> dict:
-    """grade_id -> Pending for every test cell of ``nb`` that probes (calls ``probe(``)."""
+def plan_checks(nb, assignment: str, files: dict | None = None) -> dict:
+    """grade_id -> Pending for every test cell of ``nb`` that probes (calls ``probe(``);
+    ``files``: the files handed in with the notebook ({name: path}), for the checks that read
+    them (``check(..., files=True)``)."""
     checks = checks_of(assignment)
     pending = {}
     for cell in nb.cells:
         gid = cell_id(cell)
         if cell.cell_type == "code" and gid in checks and "probe(" in cell.source:
-            pending[gid] = Pending(checks[gid])
+            pending[gid] = Pending(checks[gid], files=dict(files or {}))
     return pending
 
 

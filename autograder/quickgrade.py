@@ -40,7 +40,7 @@ def execute(nb, assignment: str, timeout: int = 120, files: dict | None = None):
     env_path = os.environ.get("PYTHONPATH", "")
     os.environ["PYTHONPATH"] = f"{REPO}{os.pathsep}{env_path}" if env_path else str(REPO)
     os.environ[GRADING_ENV_VAR] = "1"
-    pending = plan_checks(nb, assignment)
+    pending = plan_checks(nb, assignment, {k: Path(v) for k, v in (files or {}).items()})
     with tempfile.TemporaryDirectory(prefix="quickgrade-") as tmp:
         for name, path in (files or {}).items():
             shutil.copy(path, Path(tmp) / name)

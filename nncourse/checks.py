@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from .messages import install as _install_messages
+
 
 class CheckFailed(AssertionError):
     """A test did not pass; the message (in French) says what and, when known, why."""
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows: the message alone, no traceback into this module."""
+        first, *rest = str(self).splitlines() or [""]
+        return [f"\x1b[31m✘ {first}\x1b[0m", *rest]
 
 
 def fail(message: str, hint: str | None = None):
@@ -49,5 +56,10 @@ def check_true(condition: bool, message: str, hint: str | None = None) -> None:
         fail(message, hint)
 
 
-def passed(message: str = "Test réussi.") -> None:
+def passed(message: str = "Tests visibles réussis.") -> None:
+    """The line every test cell ends with when its visible checks hold (the hidden ones
+    run at grading time)."""
     print(f"✔ {message}")
+
+
+_install_messages()      # in a notebook: the student's errors in French, in one line

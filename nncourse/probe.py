@@ -34,8 +34,8 @@ Data sets: pixels travel as uint8 (``{"__pixels__": array, "mean", "std", "dtype
 received as ``(pixels / 255 - mean) / std`` in float32 or float64, a numpy array or a torch
 tensor: 4 times smaller than float32); a torch ``DataLoader`` over tensors the grader gives
 (``{"__loader__": [x, y], "batch_size", "shuffle", "seed"}``, a seeded generator when it
-shuffles); a few torch objects by name (``{"__torch__": "CrossEntropyLoss", "params": {}}``);
-an optimizer over a network argument is an ``{"__of__": "sgd"|"adam", ...}`` argument.
+shuffles); an optimizer or a loss is an ``{"__of__": "sgd"|"adam"|"cross_entropy_loss", ...}``
+argument; a network may hold ``BatchNorm1d`` layers (with the grader's running statistics).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class ProbeDataError(ValueError):
 
 
 # ------------------------------------------------------------------------------- encoding
-def encode(value, depth: int = 0):
+def encode(value, depth: int = 0, f4: bool = False):
     """``value`` as JSON-ready plain data. Unknown objects become ``{"__object__": type}``."""
     if depth > MAX_DEPTH:
         return {"__object__": "trop imbriqué"}
@@ -78,19 +78,20 @@ def encode(value, depth: int = 0):
         return float(value) if math.isfinite(value) else {"__float__": repr(float(value))}
     tensor = _as_numpy(value)
     if tensor is not None:
-        return _encode_array(tensor)
+        return _encode_array(_single(tensor) if f4 else tensor)
     if isinstance(value, (list, tuple)):
-        items = [encode(v, depth + 1) for v in list(value)[:MAX_ITEMS]]
+        items = [encode(v, depth + 1, f4) for v in list(value)[:MAX_ITEMS]]
         return items if isinstance(value, list) else {"__tuple__": items}
     if isinstance(value, dict):
-        return {"__dict__": {str(k)[:200]: encode(v, depth + 1) for k, v in list(value.items())[:MAX_ITEMS]}}
+        return {"__dict__": {str(k)[:200]: encode(v, depth + 1, f4) for k, v in list(value.items())[:MAX_ITEMS]}}
     if isinstance(value, np.random.Generator):
         return {"__object__": "Generator"}
     if isinstance(value, _Tape):
         return {"__object__": f"tape {value._name}"}
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(value, torch.nn.Module):
-        state = {str(k)[:200]: _encode_array(_as_numpy(v)) for k, v in list(value.state_dict().items())[:1000]}
+        state = {str(k)[:200]: _encode_array(_single(_as_numpy(v)) if f4 else _as_numpy(v))
+                 for k, v in list(value.state_dict().items())[:1000]}
         return {"__module__": type(value).__name__[:100], "state": state}
     return {"__object__": type(value).__name__[:100]}
 
@@ -100,13 +101,22 @@ def _as_numpy(value):
         return np.asarray(value)
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(value, torch.Tensor):
+        if value.dtype == torch.uint8:             # images: 1 byte a pixel, not 8
+            return value.detach().cpu().numpy()
         return value.detach().cpu().to(torch.float64 if value.is_floating_point() else torch.int64).numpy()
     return None
+
+
+def _single(a: np.ndarray) -> np.ndarray:
+    """Floats as float32 (half the bytes: large weights whose last digits do not matter)."""
+    return a.astype(np.float32) if np.issubdtype(a.dtype, np.floating) else a
 
 
 def _encode_array(a: np.ndarray) -> dict:
     if a.dtype == np.bool_:
         code = "b1"
+    elif a.dtype == np.uint8:                      # images, either way
+        code = "u1"
     elif np.issubdtype(a.dtype, np.integer):
         code = "i8"
     elif np.issubdtype(a.dtype, np.floating):
@@ -172,19 +182,14 @@ def decode(data, depth: int = 0, inputs: bool = False):
             and isinstance(data["shuffle"], bool) and (data["seed"] is None or isinstance(data["seed"], int)):
         return _loader([decode(v, depth + 1, inputs) for v in data["__loader__"]], data["batch_size"],
                        data["shuffle"], data["seed"])
-    if set(data) == {"__torch__", "params"} and data["__torch__"] in TORCH_OBJECTS:
-        params = decode(data["params"], depth + 1)
-        if not isinstance(params, dict):
-            raise ProbeDataError("malformed torch object")
-        return TORCH_OBJECTS[data["__torch__"]](**params)
     if set(data) == {"__tape__", "answers"} and isinstance(data["__tape__"], str):
         return _Tape(data["__tape__"][:100], _answers(data["answers"], depth))
     if set(data) == {"__tape_class__", "answers"} and isinstance(data["__tape_class__"], str):
         return _TapeClass(data["__tape_class__"][:100], _answers(data["answers"], depth))
-    if set(data) in ({"__sequential__"}, {"__sequential__", "dtype"}) \
+    if "__sequential__" in data and set(data) <= {"__sequential__", "dtype", "training"} \
             and isinstance(data["__sequential__"], list) and len(data["__sequential__"]) <= 100 \
-            and data.get("dtype", "f4") in ("f4", "f8"):
-        return _sequential(data["__sequential__"], data.get("dtype", "f4"))
+            and data.get("dtype", "f4") in ("f4", "f8") and isinstance(data.get("training", True), bool):
+        return _sequential(data["__sequential__"], data.get("dtype", "f4"), data.get("training", True))
     raise ProbeDataError(f"unknown entry {sorted(data)[:3]}")
 
 
@@ -242,27 +247,51 @@ def _loader(tensors: list, batch_size: int, shuffle: bool, seed):
     return DataLoader(TensorDataset(*tensors), batch_size=batch_size, shuffle=shuffle, generator=generator)
 
 
-def _cross_entropy(**params):
+LAYERS = {"Linear", "ReLU", "Tanh", "Sigmoid", "Flatten", "Conv2d", "MaxPool2d", "Dropout", "Monitor", "BatchNorm1d"}
+SIMPLE_LAYERS = {"ReLU", "Tanh", "Sigmoid", "Flatten"}   # no weights, no options
+
+
+def _monitor_class():
     import torch
-    return torch.nn.CrossEntropyLoss(**{k: v for k, v in params.items() if k in ("reduction",)})
+
+    class Monitor(torch.nn.Module):
+        """The identity, counting in buffers its forward passes: all of them (``calls``),
+        those in training mode (``train_calls``), those with gradients enabled (``grad_calls``).
+        What a loop did with the network (train()/eval(), no_grad) comes back in its state dict."""
+
+        def __init__(self):
+            super().__init__()
+            for name in ("calls", "train_calls", "grad_calls"):
+                self.register_buffer(name, torch.zeros((), dtype=torch.int64))
+
+        def forward(self, x):
+            grad = torch.is_grad_enabled()
+            with torch.no_grad():
+                self.calls += 1
+                self.train_calls += int(self.training)
+                self.grad_calls += int(grad)
+            return x
+    return Monitor
 
 
-TORCH_OBJECTS = {"CrossEntropyLoss": _cross_entropy}     # what a plan may ask by name
+def _small_int(spec, key, default, low=0, high=64):
+    value = spec.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ProbeDataError("malformed layer")
+    return value
 
 
-LAYERS = {"Linear", "ReLU", "Tanh", "Sigmoid", "Flatten", "BatchNorm1d", "Dropout"}   # what a grader's network may use
-
-
-def _sequential(layers: list, dtype: str = "f4"):
-    """``nn.Sequential`` of the described layers, Linear ones with the given weights (float32,
-    or float64 when ``dtype`` is "f8")."""
+def _sequential(layers: list, dtype: str = "f4", training: bool = True):
+    """``nn.Sequential`` of the described layers, Linear and Conv2d ones with the given weights
+    (float32, or float64 when ``dtype`` is "f8"); in evaluation mode when not ``training``."""
     import torch
     np_dtype = DTYPES[dtype]
     modules = []
     for spec in layers:
         if not isinstance(spec, dict) or spec.get("layer") not in LAYERS:
             raise ProbeDataError("unknown layer")
-        if spec["layer"] == "BatchNorm1d":     # features, optional running mean and variance
+        kind = spec["layer"]
+        if kind == "BatchNorm1d":     # features, optional running mean and variance
             if not set(spec) <= {"layer", "features", "mean", "var"} or not isinstance(spec.get("features"), int) \
                     or not 0 < spec["features"] <= 100_000:
                 raise ProbeDataError("malformed layer")
@@ -278,15 +307,36 @@ def _sequential(layers: list, dtype: str = "f4"):
                         buffer.copy_(torch.from_numpy(value.astype(np_dtype)))
             modules.append(norm)
             continue
-        if spec["layer"] == "Dropout":
-            if set(spec) != {"layer", "p"} or not isinstance(spec["p"], (int, float)) or not 0 <= spec["p"] < 1:
-                raise ProbeDataError("malformed layer")
-            modules.append(torch.nn.Dropout(float(spec["p"])))
-            continue
-        if spec["layer"] != "Linear":
+        if kind in SIMPLE_LAYERS or kind == "Monitor":
             if set(spec) != {"layer"}:
                 raise ProbeDataError("malformed layer")
-            modules.append(getattr(torch.nn, spec["layer"])())
+            modules.append(_monitor_class()() if kind == "Monitor" else getattr(torch.nn, kind)())
+            continue
+        if kind == "MaxPool2d":
+            if set(spec) != {"layer", "kernel"}:
+                raise ProbeDataError("malformed layer")
+            modules.append(torch.nn.MaxPool2d(_small_int(spec, "kernel", 2, 1)))
+            continue
+        if kind == "Dropout":
+            p = spec.get("p")
+            if set(spec) != {"layer", "p"} or not isinstance(p, float) or not 0 <= p < 1:
+                raise ProbeDataError("malformed layer")
+            modules.append(torch.nn.Dropout(p))
+            continue
+        if kind == "Conv2d":
+            if set(spec) != {"layer", "weight", "bias", "stride", "padding"}:
+                raise ProbeDataError("malformed layer")
+            weight, bias = _decode_array(spec["weight"]), _decode_array(spec["bias"])
+            if weight.ndim != 4 or weight.shape[2] != weight.shape[3] or bias.shape != (weight.shape[0],):
+                raise ProbeDataError("malformed layer")
+            conv = torch.nn.Conv2d(weight.shape[1], weight.shape[0], weight.shape[2],
+                                   stride=_small_int(spec, "stride", 1, 1), padding=_small_int(spec, "padding", 0))
+            if np_dtype is np.float64:
+                conv = conv.double()
+            with torch.no_grad():
+                conv.weight.copy_(torch.from_numpy(weight.astype(np_dtype)))
+                conv.bias.copy_(torch.from_numpy(bias.astype(np_dtype)))
+            modules.append(conv)
             continue
         if set(spec) != {"layer", "weight", "bias"}:
             raise ProbeDataError("malformed layer")
@@ -300,7 +350,8 @@ def _sequential(layers: list, dtype: str = "f4"):
             linear.weight.copy_(torch.from_numpy(weight.astype(np_dtype)))
             linear.bias.copy_(torch.from_numpy(bias.astype(np_dtype)))
         modules.append(linear)
-    return torch.nn.Sequential(*modules)
+    network = torch.nn.Sequential(*modules)
+    return network if training else network.eval()
 
 
 # ----------------------------------------------------------------------- tapes (stand-ins)
@@ -427,15 +478,34 @@ def _torch_threads(n):
         torch.set_num_threads(before)
 
 
+MAX_REPEAT = 8
+
+
+def _where(exc: BaseException) -> str:
+    """The line of the student's code that raised, with the shapes it names (or "")."""
+    try:
+        from .messages import where
+        return where(exc)[:400]
+    except Exception:  # noqa: BLE001 - never lose the error itself
+        return ""
+
+
 def run_call(call: dict, functions: dict) -> dict:
     """One call of the plan: its value (or error), the watched arguments after it, traces.
 
+    A named object that is not callable (a notebook variable) is read, not called: its value
+    comes back, or ``obj[arg]`` with one argument (rows chosen by the grader).
     ``repeat`` (2 to ``MAX_REPEAT``): the call is made again on the same argument objects (a tensor, a
     network carry over), arguments computed from another one (``{"__of__": ...}``) rebuilt
-    first; each further call's value, watched arguments and facts come back in ``again``."""
+    first unless marked ``keep``; each further call's value, watched arguments and facts come
+    back in ``again``. A returned ``nn.Module`` may first get a state dict (``load_state``,
+    strict) and evaluation mode (``eval_mode``), then come back as its ``summary`` (see
+    ``module_summary``) or its ``state_digest`` instead of its state dict."""
     fn = functions.get(call["fn"])
     if fn is None and call["fn"] not in functions:
         return {"error": "NameError", "message": f"{call['fn']} n'a pas été donnée au test"}
+    if not callable(fn) and not call.get("as_object"):
+        return _read_object(fn, call)
     raw_args = call.get("args", [])
     traces = {name: {"calls": [], "count": 0, "errors": 0} for name in call.get("trace", {})}
     record: dict = {}
@@ -458,11 +528,16 @@ def run_call(call: dict, functions: dict) -> dict:
                     _step(step, None, args)          # an error here is the call's error
             _derive(raw_args, args)
             value = fn if call.get("as_object") else fn(*args, **kwargs)
-            record["value"] = None if call.get("as_object") else encode(value)
+            if not call.get("as_object"):
+                _prepare_module(value, call)
+                if not call.get("state_digest"):      # a digest is taken after the run below
+                    record["value"] = _encode_value(value, call)
             if "call_result" in call:       # e.g. instantiate the class, then run the instance
                 import torch
                 with torch.no_grad():
                     record["result_value"] = encode(value(*[decode_input(a) for a in call["call_result"]]))
+            if call.get("state_digest"):
+                record["value"] = _encode_value(value, call)
             if call.get("facts"):
                 record["facts"] = _facts(value, args)
             if call.get("grad_of"):
@@ -486,6 +561,7 @@ def run_call(call: dict, functions: dict) -> dict:
             record["error"], record["message"] = "NotImplementedError", ""
         except BaseException as exc:  # noqa: BLE001 - the student's error is data here
             record["error"], record["message"] = type(exc).__name__[:100], str(exc)[:500]
+            record["where"] = _where(exc)
     if _LOG or call.get("replace"):
         record["log"] = list(_LOG)
     _LOG.clear()
@@ -497,7 +573,6 @@ def run_call(call: dict, functions: dict) -> dict:
 
 
 MAX_STEPS = 64
-MAX_REPEAT = 10         # calls of one plan entry on the same objects (epochs of a training)
 
 
 def _built(data, functions: dict):
@@ -552,7 +627,7 @@ def _step(step: dict, value, args: list):
         if "call" in step:
             obj = obj(*[decode_input(a) for a in step["call"]],
                       **{k: decode_input(v) for k, v in step.get("kwargs", {}).items()})
-        return {"value": encode(obj)}
+        return {"value": encode(obj, f4=step.get("f4") is True)}
     except (KeyboardInterrupt, ProbeDataError):
         raise
     except NotImplementedError:
@@ -565,6 +640,72 @@ def _step(step: dict, value, args: list):
         return {"error": type(exc).__name__[:100], "message": str(exc)[:500]}
 
 
+def _read_object(obj, call: dict) -> dict:
+    """A notebook variable: its value, or ``obj[index]`` for the one argument given."""
+    try:
+        args = [decode_input(a) for a in call.get("args", [])]
+        if len(args) > 1:
+            raise ProbeDataError("one index at most")
+        return {"value": encode(obj[args[0]] if args else obj)}
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - e.g. the variable is not indexable
+        return {"error": type(exc).__name__[:100], "message": str(exc)[:500]}
+
+
+def _prepare_module(value, call: dict) -> None:
+    if "load_state" not in call and not call.get("eval_mode"):
+        return
+    import torch
+    if not isinstance(value, torch.nn.Module):
+        raise TypeError(f"{call['fn']} doit renvoyer un nn.Module, reçu {type(value).__name__}")
+    if "load_state" in call:
+        state = decode(call["load_state"])
+        if not isinstance(state, dict):
+            raise ProbeDataError("malformed state")
+        value.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()})
+    if call.get("eval_mode"):
+        value.eval()
+
+
+def _encode_value(value, call: dict):
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.nn.Module):
+        if call.get("state_digest"):
+            return state_digest(value.state_dict())
+        if call.get("summary"):
+            return module_summary(value)
+    return encode(value)
+
+
+def module_summary(module) -> dict:
+    """What a network is made of, small whatever its size: the shape of each parameter and
+    buffer (by state-dict name) and how many modules of each type it holds."""
+    counts: dict = {}
+    for m in list(module.modules())[:10_000]:
+        counts[type(m).__name__[:100]] = counts.get(type(m).__name__[:100], 0) + 1
+    params = {name for name, _ in module.named_parameters()}
+    shapes = {k: tuple(int(n) for n in v.shape) for k, v in list(module.state_dict().items())[:1000]}
+    return encode({"parameters": {k: s for k, s in shapes.items() if k in params},
+                   "buffers": {k: s for k, s in shapes.items() if k not in params},
+                   "modules": counts})
+
+
+def state_digest(state: dict) -> str:
+    """sha256 of a state dict (names, shapes and values, floats as float64, integers as
+    int64), the same for torch tensors and numpy arrays: the grader compares the weights a
+    network holds with the ones it gave without their coming back."""
+    import hashlib
+    h = hashlib.sha256()
+    for key in sorted(state):
+        value = state[key]
+        a = _as_numpy(value) if _as_numpy(value) is not None else np.asarray(value)
+        a = np.ascontiguousarray(a, dtype="<f8" if np.issubdtype(a.dtype, np.floating) else "<i8")
+        h.update(json.dumps([str(key), a.dtype.str, list(a.shape)]).encode())
+        h.update(a.tobytes())
+    return "sha256:" + h.hexdigest()
+
+
 def _watched(args: list, watch: list) -> list:
     return [encode(args[i]) if isinstance(i, int) and i < len(args) else None for i in watch]
 
@@ -575,17 +716,19 @@ def _derived(data) -> bool:
 
 def _derive(raw_args: list, args: list, again: bool = False) -> None:
     """Compute the arguments ``{"__of__": name, "arg": i, "params": {...}}``: the function
-    ``TENSOR_FUNCTIONS[name]`` of the (plain) argument i, e.g. a loss built from a parameter;
-    before a repeated call, again, except those marked ``"once": true`` (an optimizer whose
-    state carries over)."""
+    ``TENSOR_FUNCTIONS[name]`` of argument i (plain, or derived earlier in the list), e.g. a
+    loss built from a parameter, an optimizer of a network. ``"keep": true``: computed for the
+    first call only and kept when the call is repeated (an optimizer's momentum)."""
     for k, data in enumerate(raw_args):
-        if not _derived(data) or (again and data.get("once") is True):
+        if not _derived(data):
             continue
         i = data.get("arg")
-        if not {"__of__", "arg", "params"} <= set(data) <= {"__of__", "arg", "params", "once"} \
-                or data["__of__"] not in TENSOR_FUNCTIONS \
-                or not isinstance(i, int) or not 0 <= i < len(args) or _derived(raw_args[i]):
+        if set(data) - {"keep"} != {"__of__", "arg", "params"} or data["__of__"] not in TENSOR_FUNCTIONS \
+                or not isinstance(i, int) or not 0 <= i < len(args) or (_derived(raw_args[i]) and i >= k) \
+                or not isinstance(data.get("keep", False), bool):
             raise ProbeDataError("malformed derived argument")
+        if again and data.get("keep"):
+            continue
         args[k] = TENSOR_FUNCTIONS[data["__of__"]](args[i], **decode(data["params"]))
 
 
@@ -608,7 +751,19 @@ def _adam(model, lr):
     return torch.optim.Adam(model.parameters(), lr=float(lr))
 
 
-TENSOR_FUNCTIONS = {"quadratic_loss": _quadratic_loss, "sgd": _sgd, "adam": _adam}
+def _cross_entropy_loss(_unused):
+    import torch
+    return torch.nn.CrossEntropyLoss()
+
+
+def _step_lr(optimizer, gamma):
+    """Multiplies the step by ``gamma`` at every ``scheduler.step()``."""
+    import torch
+    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=float(gamma))
+
+
+TENSOR_FUNCTIONS = {"quadratic_loss": _quadratic_loss, "sgd": _sgd, "cross_entropy_loss": _cross_entropy_loss,
+                    "step_lr": _step_lr, "adam": _adam}
 
 
 MAX_FACTS = 16

@@ -1,8 +1,10 @@
-"""Fast tests of notebook 06's weight-file checks (no nbgrader, no training, no dataset).
+"""Fast tests of notebook 06's weight-file checks (no nbgrader, no training).
 
 Each bad file a student could hand in must give a clear French CheckFailed (zero for the
-accuracy test), never another exception; and the reference architecture of the checks
-module must match the notebook's MyCNN (the cached reference weights are loaded into it).
+accuracy test), never another exception, and is read by the grader only with
+``weights_only=True``; the reference architecture of the checks module must match the
+notebook's MyCNN (the cached reference weights are loaded into it). The accuracy check
+itself runs as probe and verdict (``run_locally``, the files handed to the check).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import torch
 from torch import nn
 
 from autograder.checks import cnn_cifar10 as chk
+from autograder.checks.cnn_cifar10 import weights as weights_check
 from autograder.checks.cnn_cifar10_reference import ReferenceCNN
+from autograder.checks.probing import run_locally
 from nncourse.checks import CheckFailed
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,7 +47,13 @@ def good_state():
 
 def _fails(path, match):
     with pytest.raises(CheckFailed, match=match):
-        chk.load_weights(ReferenceCNN, path)
+        chk.read_weights(path)
+
+
+def _graded(cls, path):
+    """(passed, message) of the accuracy check with ``path`` handed in and ``cls`` as MyCNN."""
+    return run_locally(weights_check.my_cnn_accuracy_from_weights, seed=0,
+                       files={"cnn_weights.pt": path}, MyCNN=cls)
 
 
 def test_reference_architecture_matches_notebook(good_state):
@@ -56,15 +66,15 @@ def test_reference_architecture_matches_notebook(good_state):
 def test_good_file_loads(tmp_path, good_state):
     path = tmp_path / "cnn_weights.pt"
     torch.save(good_state, path)
-    model = chk.load_weights(ReferenceCNN, path)
-    assert torch.equal(model.classifier.weight, good_state["classifier.weight"])
+    state = chk.read_weights(path)
+    assert torch.equal(torch.from_numpy(state["classifier.weight"]), good_state["classifier.weight"])
 
 
 def test_channels_last_file_loads(tmp_path):
     model = ReferenceCNN().to(memory_format=torch.channels_last)
     path = tmp_path / "cnn_weights.pt"
     torch.save(model.state_dict(), path)
-    chk.load_weights(ReferenceCNN, path)
+    chk.read_weights(path)
 
 
 def test_missing_file(tmp_path):
@@ -102,7 +112,7 @@ def test_plain_pickle_with_code_is_refused(tmp_path):
     path = tmp_path / "cnn_weights.pt"
     path.write_bytes(pickle.dumps(_Payload()))
     with pytest.raises(CheckFailed):
-        chk.load_weights(ReferenceCNN, path)
+        chk.read_weights(path)
     assert not Path("/tmp/nncourse_pwned").exists()
 
 
@@ -132,11 +142,23 @@ def test_nan_weights(tmp_path, good_state):
     _fails(path, "NaN")
 
 
+def test_too_many_values(tmp_path):
+    path = tmp_path / "cnn_weights.pt"
+    torch.save({"w": torch.zeros(7_000_000)}, path)
+    _fails(path, "limite")
+
+
+def test_missing_file_costs_the_accuracy_test_only(tmp_path):
+    passed, message = _graded(ReferenceCNN, tmp_path / "cnn_weights.pt")
+    assert not passed and "absent" in message
+
+
 def test_wrong_architecture(tmp_path):
     other = nn.Sequential(nn.Flatten(), nn.Linear(3072, 10))
     path = tmp_path / "cnn_weights.pt"
     torch.save(other.state_dict(), path)
-    _fails(path, "ne correspondent pas")
+    passed, message = _graded(ReferenceCNN, path)
+    assert not passed and "ne correspondent pas" in message
 
 
 def test_wrong_shapes(tmp_path, good_state):
@@ -144,7 +166,8 @@ def test_wrong_shapes(tmp_path, good_state):
     state["classifier.weight"] = torch.zeros(10, 64)
     path = tmp_path / "cnn_weights.pt"
     torch.save(state, path)
-    _fails(path, "formes différentes")
+    passed, message = _graded(ReferenceCNN, path)
+    assert not passed and "formes différentes" in message
 
 
 def test_student_class_that_raises(tmp_path, good_state):
@@ -154,17 +177,25 @@ def test_student_class_that_raises(tmp_path, good_state):
 
     path = tmp_path / "cnn_weights.pt"
     torch.save(good_state, path)
-    with pytest.raises(CheckFailed, match="NotImplementedError"):
-        chk.load_weights(Broken, path)
+    passed, message = _graded(Broken, path)
+    assert not passed and "pas encore écrite" in message
 
 
-def test_accuracy_below_threshold_is_a_check_failure(tmp_path, good_state):
+def test_a_network_that_changes_its_weights_is_caught(tmp_path, good_state):
+    class Sneaky(ReferenceCNN):
+        def forward(self, x):
+            with torch.no_grad():
+                self.classifier.bias.add_(1.0)
+            return super().forward(x)
+
     path = tmp_path / "cnn_weights.pt"
     torch.save(good_state, path)
-    x_train = torch.randint(0, 256, (50, 3, 32, 32), dtype=torch.uint8)
-    x_test = torch.randint(0, 256, (40, 3, 32, 32), dtype=torch.uint8)
-    y_test = torch.randint(0, 10, (40,))
-    try:
-        chk.check_accuracy(ReferenceCNN, x_train, x_test, y_test, path=path)
-    except CheckFailed as exc:
-        assert "exactitude" in str(exc)
+    passed, message = _graded(Sneaky, path)
+    assert not passed and "ne contient pas les poids" in message
+
+
+def test_untrained_weights_fail_the_threshold(tmp_path, good_state):
+    path = tmp_path / "cnn_weights.pt"
+    torch.save(good_state, path)
+    passed, message = _graded(ReferenceCNN, path)
+    assert not passed and "exactitude" in message

@@ -58,7 +58,7 @@ def _feedback_html(db, tmp_path) -> str:
     settings (GetGrades, PendingManualGrades, the feedback template), as `feedback` makes it."""
     test = nbformat.v4.new_code_cell("assert True", metadata={"nbgrader": {
         "grade": True, "solution": False, "locked": True, "grade_id": "test_x", "points": 1, "schema_version": 3}})
-    written = nbformat.v4.new_markdown_cell("ma réponse", metadata={"nbgrader": {
+    written = nbformat.v4.new_markdown_cell("ma réponse : $\\sigma(z) = \\frac{1}{1+e^{-z}}$", metadata={"nbgrader": {
         "grade": True, "solution": True, "locked": False, "grade_id": "q_written", "points": 2, "schema_version": 3}})
     folder = tmp_path / "autograded" / "ana" / "a1"
     folder.mkdir(parents=True)
@@ -70,11 +70,11 @@ def _feedback_html(db, tmp_path) -> str:
 
 def test_feedback_page_shows_pending_answers_as_pending_not_zero(tmp_path):
     html = _feedback_html(_gradebook(tmp_path), tmp_path)
-    assert "Written response</a> (<span class=\"pending\">en attente de correction (2.0 pt)</span>)" in html
+    assert "Réponse rédigée</a> (<span class=\"pending\">en attente de correction (2.0 pt)</span>)" in html
     assert html.count("en attente de correction (2.0 pt)") == 2  # the list at the top and the cell itself
     assert "0.0 / 2.0" not in html                                # never shown as lost points
-    assert "Test cell</a> (Score: 1.0 / 1.0)" in html               # autograded cells as before
-    assert "(Score: 1.0 / 3.0) <span class=\"pending\">dont 2.0 pt en attente de correction" in html
+    assert "Cellule de test</a> (Note : 1.0 / 1.0)" in html               # autograded cells as before
+    assert "(note : 1.0 / 3.0) <span class=\"pending\">dont 2.0 pt en attente de correction" in html
 
 
 def test_feedback_page_of_a_graded_answer_shows_its_score(tmp_path):
@@ -87,4 +87,13 @@ def test_feedback_page_of_a_graded_answer_shows_its_score(tmp_path):
         gb.db.commit()
     html = _feedback_html(db, tmp_path)
     assert "en attente" not in html
-    assert "Written response</a> (Score: 1.5 / 2.0)" in html and "(Score: 2.5 / 3.0)" in html
+    assert "Réponse rédigée</a> (Note : 1.5 / 2.0)" in html and "(note : 2.5 / 3.0)" in html
+
+
+def test_feedback_page_is_french_and_its_math_renders_offline(tmp_path):
+    html = _feedback_html(_gradebook(tmp_path), tmp_path)
+    assert '<html lang="fr">' in html and "Votre réponse" in html
+    assert "<math" in html and "<mfrac>" in html and "\\frac" not in html    # MathML, made with the page
+    assert "mathjax" not in html.lower()                                     # nothing fetched from a CDN
+    for english in ("Score:", "Test cell", "Student's answer", "(Top)"):
+        assert english not in html

@@ -392,7 +392,7 @@ def _student_flow(hub, page):
     body = page.inner_text("body")
     _shot(page, "06-student-feedback")
     # The two tests of the answered question; the written answer is announced as pending.
-    assert "(Score: 2.0 / 33.0)" in body
+    assert "(note : 2.0 / 33.0)" in body
     assert "points des réponses rédigées en attente de correction" in body
     assert WRITTEN in body
     assert "a - lr * grad" in body            # the student's own answer

@@ -287,7 +287,8 @@ def test_not_written_yet_and_student_errors_are_one_french_line():
 
     assert run_locally(square_check, square=blank)[1].startswith("square n'est pas encore écrite")
     message = run_locally(square_check, square=broken)[1]
-    assert message.startswith("square a levé une erreur : IndexError: list index out of range") and "\n" not in message
+    assert message.startswith("square a levé une erreur dans broken, ligne « return [1, 2][5] » : IndexError: "
+                              "list index out of range") and "\n" not in message
 
 
 def test_seed_is_fresh_unless_the_grader_replays_one(monkeypatch):
@@ -414,6 +415,24 @@ def test_reference_passes_every_check_over_many_seeds(assignment):
     functions = _functions(assignment)
     for seed in range(12):
         assert _failed(assignment, functions, seed) == {}, f"seed {seed}"
+
+
+@pytest.mark.parametrize("assignment", PROBED)
+def test_what_each_probe_sends_back_fits_well_under_the_sandbox_output_cap(assignment):
+    """The kernel publishes each test cell's data as one output; the sandbox drops an output
+    over its cap (a dropped one reads as tampering), so every check must stay far below it."""
+    from autograder.sandbox import Sandbox
+    from nncourse.probe import run_call
+
+    cap, functions, sizes = Sandbox().output_bytes_per_cell, _functions(assignment), {}
+    for gid, fn in judging.checks_of(assignment).items():
+        pending = probing.Pending(fn, 0)
+        plan = json.loads(json.dumps(pending.plan()))
+        with contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
+            results = [run_call(c, functions) for c in plan["calls"]]
+        sizes[gid] = len(json.dumps({"check": gid, "nonce": plan["nonce"], "results": results}))
+        pending.generator.close()
+    assert max(sizes.values()) < cap // 2, {k: v for k, v in sizes.items() if v >= cap // 2}
 
 
 @pytest.mark.parametrize("assignment", PROBED)

@@ -80,6 +80,44 @@ def test_an_independent_correct_solution_of_04_gets_every_check():
         assert _failed(A, functions, seed) == {}, f"seed {seed}"
 
 
+# A loop that computes its gradients inline instead of calling gradients(): judged from the
+# weights forward sees at each step; the same loop with a wrong sign still fails.
+INLINE_TRAIN = '''
+def train(X, y, n_epochs=20, batch_size=100, lr=0.1, rng=0, X_test=None, y_test=None):
+    rng = np.random.default_rng(rng)
+    W, b = np.zeros((X.shape[1], 10), dtype=X.dtype), np.zeros(10, dtype=X.dtype)
+    Y = one_hot(y, 10)
+    test_acc = []
+    for _ in range(n_epochs):
+        order = rng.permutation(len(X))
+        for i in range(0, len(X), batch_size):
+            rows = order[i:i + batch_size]
+            delta = forward(X[rows], W, b) - Y[rows]
+            W = W SIGN lr * X[rows].T @ delta / len(rows)
+            b = b SIGN lr * delta.mean(axis=0)
+        if X_test is not None:
+            test_acc.append(accuracy(W, b, X_test, y_test))
+    return W, b, test_acc
+'''
+
+
+@pytest.mark.parametrize("sign,passes", [("-", True), ("+", False)])
+def test_a_loop_with_inline_gradients_is_judged_by_its_steps(sign, passes):
+    namespace: dict = {}
+    exec(INDEPENDENT_04 + INLINE_TRAIN.replace("SIGN", sign), namespace)
+    for seed in range(3):
+        with contextlib.redirect_stdout(io.StringIO()):
+            ok, message = run_locally(_train_check(), seed=seed, **namespace)
+        assert ok == passes, message
+        if not passes:
+            assert "monte le long du gradient" in message
+
+
+def _train_check():
+    from autograder import judging
+    return judging.checks_of(A)["test_train"]
+
+
 HINTS_04 = {
     "one_hot_whole_columns": "exactement un 1 par ligne",
     "softmax_unstable": "exp déborde",

@@ -126,7 +126,7 @@ def test_pixels_travel_as_uint8_and_arrive_as_the_loaders_floats():
 
 def test_a_loader_an_optimizer_a_loss_and_batchnorm_are_built_in_the_kernel():
     torch = pytest.importorskip("torch")
-    from autograder.checks.probing import Loader, Of, Sequential, Tensor, TorchObject
+    from autograder.checks.probing import Loader, Of, Sequential, Tensor
     X, y = np.arange(10.0).reshape(5, 2), np.array([0, 1, 0, 1, 1])
     net = Sequential((("Linear", np.ones((3, 2)), np.zeros(3)), ("BatchNorm1d", 3, np.full(3, 0.5), np.full(3, 2.0)),
                       ("Dropout", 0.25), ("ReLU",)), dtype="f8")
@@ -136,15 +136,15 @@ def test_a_loader_an_optimizer_a_loss_and_batchnorm_are_built_in_the_kernel():
         return (batches, type(opt).__name__, opt.param_groups[0]["lr"], type(loss_fn).__name__,
                 model[1].running_var.tolist(), model[2].p)
     r = _roundtrip(Call("inspect_them", (net, Loader(Tensor(X), Tensor(y), 2), Of("sgd", 0, {"lr": 0.5}),
-                                         TorchObject("CrossEntropyLoss"))), {"inspect_them": inspect_them})
+                                         Of("cross_entropy_loss", 0, {}))), {"inspect_them": inspect_them})
     batches, opt, lr, loss, var, p = r["value"]["__tuple__"]
     assert [len(b["__tuple__"][1]) for b in batches] == [2, 2, 1]
     assert (opt, lr, loss, var, p) == ("SGD", 0.5, "CrossEntropyLoss", [2.0, 2.0, 2.0], 0.25)
     shuffled = _roundtrip(Call("inspect_them", (net, Loader(Tensor(X), Tensor(y), 5, shuffle=True, seed=3),
-                                                Of("adam", 0, {"lr": 0.1}), TorchObject("CrossEntropyLoss"))),
+                                                Of("adam", 0, {"lr": 0.1}), Of("cross_entropy_loss", 0, {}))),
                           {"inspect_them": inspect_them})
     again = _roundtrip(Call("inspect_them", (net, Loader(Tensor(X), Tensor(y), 5, shuffle=True, seed=3),
-                                             Of("adam", 0, {"lr": 0.1}), TorchObject("CrossEntropyLoss"))),
+                                             Of("adam", 0, {"lr": 0.1}), Of("cross_entropy_loss", 0, {}))),
                        {"inspect_them": inspect_them})
     assert shuffled["value"] == again["value"] and shuffled["value"]["__tuple__"][1] == "Adam"
     assert torch is not None
@@ -156,7 +156,7 @@ def test_a_loader_an_optimizer_a_loss_and_batchnorm_are_built_in_the_kernel():
     {"__loader__": [1], "batch_size": 2, "shuffle": False, "seed": None},
     {"__loader__": [{"__tensor__": {"__nd__": "", "dtype": "f8", "shape": [0]}, "requires_grad": False}] * 2,
      "batch_size": 0, "shuffle": False, "seed": None},
-    {"__torch__": "os.system", "params": {"__dict__": {}}},
+    {"__of__": "os.system", "arg": 0, "params": {"__dict__": {}}},
     {"__sequential__": [{"layer": "BatchNorm1d", "features": -1}]},
     {"__sequential__": [{"layer": "Dropout", "p": 1.5}]},
 ])
@@ -516,6 +516,6 @@ def test_an_optimizer_derived_once_keeps_its_state_over_repeated_calls():
         return int(next(iter(opt.state.values()))["step"])      # Adam's step count
     net = Sequential((("Linear", np.ones((1, 2)), np.zeros(1)),))
     for once, steps in ((True, 2), (False, 1)):
-        r = _roundtrip(Call("one_step", (net, Tensor(np.ones((3, 2), dtype=np.float32)), Of("adam", 0, {"lr": 0.1}, once=once)),
+        r = _roundtrip(Call("one_step", (net, Tensor(np.ones((3, 2), dtype=np.float32)), Of("adam", 0, {"lr": 0.1}, keep=once)),
                             repeat=2), {"one_step": one_step})
         assert (r["value"], r["again"][0]["value"]) == (1, steps)

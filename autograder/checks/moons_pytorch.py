@@ -254,7 +254,7 @@ def neq_model_on_vectors(rng):
         fail("neq_model ne fonctionne pas sur des tenseurs de plusieurs valeurs.",
              "le min de Python compare des nombres : utilisez torch.minimum (ou torch.clamp).")
     if r.error:
-        fail(f"neq_model a levé une erreur : {r.error}: {r.message}")
+        fail(r.error_message())
     f = _facts(r, what="neq_model(x, y, a)")
     d = np.abs(X[:, 0] - X[:, 1]).astype(np.float64)
     check_close("neq_model(x, y, a) sur des vecteurs", as_array("neq_model", r.value), np.minimum(a0 * d, 1.0),

@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nncourse.checks import CheckFailed, fail
-from nncourse.probe import MAX_REPEAT, ModuleState, ProbeDataError, decode, encode  # noqa: F401 - ModuleState for checks
+from nncourse.messages import shape_problem
+from nncourse.probe import MAX_REPEAT, ModuleState, ProbeDataError, decode, encode  # noqa: F401
 
 SEED_ENV_VAR = "NNCOURSE_TEST_SEED"
 REGISTRY: dict[str, dict] = {}      # checks module name -> {grade_id: check function}
@@ -62,8 +63,17 @@ class Call:
     (what tapes were asked comes back in ``Result.log``). Arguments may be :class:`New`
     (an instance of a notebook class built in the kernel) or :class:`Tape` (a recording
     stand-in answering with the grader's values). Data sets: :class:`Pixels` (uint8 images
-    received as floats), :class:`Loader` (a torch DataLoader), :class:`TorchObject` (a loss by
-    name), ``Of("sgd"|"adam", i, {"lr": ...})`` (an optimizer over the network argument i).
+    received as floats), :class:`Loader` (a torch DataLoader), ``Of("sgd"|"adam", i, {"lr": ...})`` (an optimizer
+    over the network argument i), ``Of("cross_entropy_loss", i, {})`` (a loss).
+    ``repeat`` (up to 8): the call made again on the same objects (see ``Of.keep``).
+    A call of a notebook *variable* (not callable) reads it: ``Call("MEAN")`` sends its value,
+    ``Call("x_test", (Tensor(rows),))`` sends ``x_test[rows]``.
+    For a call returning an ``nn.Module`` (a class called): ``load_state`` (name -> array) is
+    loaded into it (strict) and ``eval_mode`` puts it in evaluation mode, both before
+    ``call_result``; ``summary`` sends back its summary (``nncourse.probe.module_summary``:
+    parameter and buffer shapes, module type counts) and ``state_digest`` the digest of its
+    state dict after ``call_result`` (``nncourse.probe.state_digest``) instead of the state
+    dict itself (a network too big to come back).
     """
     fn: str
     args: tuple = ()
@@ -82,6 +92,10 @@ class Call:
     steps: tuple = ()
     replace: dict = field(default_factory=dict)
     as_object: bool = False
+    load_state: dict | None = None
+    eval_mode: bool = False
+    summary: bool = False
+    state_digest: bool = False
 
     def to_plan(self) -> dict:
         plan = {"fn": self.fn, "args": [encode_input(a) for a in self.args],
@@ -108,6 +122,11 @@ class Call:
             plan["replace"] = {k: encode_input(v) for k, v in self.replace.items()}
         if self.as_object:
             plan["as_object"] = True
+        if self.load_state is not None:
+            plan["load_state"] = encode({str(k): np.asarray(v) for k, v in self.load_state.items()})
+        for flag in ("eval_mode", "summary", "state_digest"):
+            if getattr(self, flag):
+                plan[flag] = True
         return plan
 
 
@@ -121,13 +140,15 @@ class Step:
     keys, list indices), then assign ``set`` there, or call what is there with ``call``
     (a tuple of arguments) and ``kwargs``, or just read it. ``Result.steps[i]`` is
     ``{"value": ...}`` or ``{"error": name, "message": ...}`` (a step's error does not stop the
-    next ones; an error in a ``before`` step is the call's error)."""
+    next ones; an error in a ``before`` step is the call's error). ``f4``: its floats come back
+    as float32 (half the bytes: a large network's weights)."""
     path: tuple = ()
     on: int | None = None
     call: tuple | None = None
     kwargs: dict = field(default_factory=dict)
     set: object = _UNSET
     before: bool = False
+    f4: bool = False
 
     def to_plan(self) -> dict:
         plan = {"path": list(self.path), "on": self.on}
@@ -138,12 +159,14 @@ class Step:
             plan["set"] = encode_input(self.set)
         if self.before:
             plan["before"] = True
+        if self.f4:
+            plan["f4"] = True
         return plan
 
 
-def Get(*path, on=None) -> Step:  # noqa: N802 - reads like a Step
+def Get(*path, on=None, f4=False) -> Step:  # noqa: N802 - reads like a Step
     """A step that reads ``path`` (from what the call returned, or from argument ``on``)."""
-    return Step(path=path, on=on)
+    return Step(path=path, on=on, f4=f4)
 
 
 def Method(name, *args, on=None, path=(), **kwargs) -> Step:  # noqa: N802
@@ -198,8 +221,8 @@ class TestFunction:
 
 @dataclass(frozen=True, eq=False)
 class Tensor:
-    """An argument the kernel receives as a torch tensor (of ``array``'s dtype: pass float32
-    or int64 arrays; or cast to ``dtype``: "uint8", "float32", "float64", "int64")."""
+    """An argument the kernel receives as a torch tensor (of ``array``'s dtype: pass float32,
+    float64, int64 or uint8 arrays; or cast to ``dtype``: "uint8", "float32", "float64", "int64")."""
     array: np.ndarray
     requires_grad: bool = False
     dtype: str | None = None
@@ -208,12 +231,16 @@ class Tensor:
 @dataclass(frozen=True, eq=False)
 class Sequential:
     """An argument the kernel receives as ``nn.Sequential`` of the given layers:
-    ``("Linear", weight (out, in), bias (out,))``, ``("ReLU",)``, ``("Tanh",)``,
-    ``("BatchNorm1d", features)`` or ``("BatchNorm1d", features, running_mean, running_var)``,
-    ``("Dropout", p)``, ... The weights are the grader's, so it can replay from the same start.
-    ``dtype``: "f4" (float32) or "f8" (float64)."""
+    ``("Linear", weight (out, in), bias (out,))``, ``("Conv2d", weight (out, in, k, k), bias,
+    stride, padding)``, ``("MaxPool2d", k)``, ``("Dropout", p)``, ``("ReLU",)``, ``("Tanh",)``,
+    ``("Sigmoid",)``, ``("Flatten",)``, ``("BatchNorm1d", features)`` or ``("BatchNorm1d",
+    features, running_mean, running_var)``, ``("Monitor",)`` (the identity counting its forward
+    passes, in training mode and with gradients, in its buffers: ``nncourse.probe``). The
+    weights are the grader's, so it can replay from the same start. ``dtype``: "f4"
+    (float32) or "f8" (float64); ``training=False``: the network starts in evaluation mode."""
     layers: tuple
     dtype: str = "f4"
+    training: bool = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -240,31 +267,24 @@ class Loader:
     seed: int | None = None
 
 
-@dataclass(frozen=True)
-class TorchObject:
-    """An argument the kernel receives as a torch object named in
-    ``nncourse.probe.TORCH_OBJECTS`` (e.g. "CrossEntropyLoss"), built with ``params``."""
-    name: str
-    params: dict = field(default_factory=dict)
-
-
 @dataclass(frozen=True, eq=False)
 class Of:
-    """An argument the kernel computes from argument ``arg`` of the same call with
-    ``nncourse.probe.TENSOR_FUNCTIONS[name](that argument, **params)`` (e.g. a loss of a
-    parameter tensor), before each call when the call is repeated (``once``: only before the
-    first, e.g. an optimizer whose state carries over the epochs)."""
+    """An argument the kernel computes from argument ``arg`` of the same call (plain, or
+    computed earlier in the list) with ``nncourse.probe.TENSOR_FUNCTIONS[name](that argument,
+    **params)`` (a loss of a parameter tensor; "sgd" (lr, momentum) of a network,
+    "step_lr" (gamma) of that optimizer, "cross_entropy_loss"), before each call when the call
+    is repeated, or once for all of them with ``keep`` (an optimizer and its momentum)."""
     name: str
     arg: int
     params: dict
-    once: bool = False
+    keep: bool = False
 
 
 def encode_input(value):
     if isinstance(value, Of):
         data = {"__of__": value.name, "arg": int(value.arg), "params": encode(value.params)}
-        if value.once:
-            data["once"] = True
+        if value.keep:
+            data["keep"] = True
         return data
     if isinstance(value, Generator):
         return {"__rng__": int(value.seed)}
@@ -283,8 +303,6 @@ def encode_input(value):
     if isinstance(value, Loader):
         return {"__loader__": [encode_input(value.x), encode_input(value.y)], "batch_size": int(value.batch_size),
                 "shuffle": bool(value.shuffle), "seed": None if value.seed is None else int(value.seed)}
-    if isinstance(value, TorchObject):
-        return {"__torch__": value.name, "params": encode(value.params)}
     if isinstance(value, New):
         return {"__new__": value.name, "args": [encode_input(a) for a in value.args],
                 "kwargs": {k: encode_input(v) for k, v in value.kwargs.items()}}
@@ -292,7 +310,7 @@ def encode_input(value):
         return {"__tape__": value.name, "answers": encode({k: list(v) for k, v in value.answers.items()})}
     if isinstance(value, TapeClass):
         return {"__tape_class__": value.name, "answers": encode({k: list(v) for k, v in value.answers.items()})}
-    if isinstance(value, (list, tuple)) and any(isinstance(v, (New, Tape, Tensor, Sequential, Pixels, Loader, TorchObject)) for v in value):
+    if isinstance(value, (list, tuple)) and any(isinstance(v, (New, Tape, Tensor, Sequential, Pixels, Loader)) for v in value):
         items = [encode_input(v) for v in value]
         return items if isinstance(value, list) else {"__tuple__": items}
     if isinstance(value, Sequential):
@@ -300,22 +318,30 @@ def encode_input(value):
         data = {"__sequential__": [_layer_spec(layer, dtype) for layer in value.layers]}
         if value.dtype != "f4":
             data["dtype"] = value.dtype
+        if not value.training:
+            data["training"] = False
         return data
     return encode(value)
 
 
 def _layer_spec(layer: tuple, dtype) -> dict:
-    if layer[0] == "Linear":
-        return {"layer": "Linear", "weight": encode(np.asarray(layer[1], dtype=dtype)),
+    kind = layer[0]
+    if kind == "Linear":
+        return {"layer": kind, "weight": encode(np.asarray(layer[1], dtype=dtype)),
                 "bias": encode(np.asarray(layer[2], dtype=dtype))}
-    if layer[0] == "BatchNorm1d":
-        spec = {"layer": "BatchNorm1d", "features": int(layer[1])}
+    if kind == "Conv2d":
+        return {"layer": kind, "weight": encode(np.asarray(layer[1], dtype=dtype)),
+                "bias": encode(np.asarray(layer[2], dtype=dtype)), "stride": int(layer[3]), "padding": int(layer[4])}
+    if kind == "MaxPool2d":
+        return {"layer": kind, "kernel": int(layer[1])}
+    if kind == "BatchNorm1d":
+        spec = {"layer": kind, "features": int(layer[1])}
         if len(layer) == 4:
             spec["mean"], spec["var"] = (encode(np.asarray(v, dtype=dtype)) for v in layer[2:])
         return spec
-    if layer[0] == "Dropout":
-        return {"layer": "Dropout", "p": float(layer[1])}
-    return {"layer": layer[0]}
+    if kind == "Dropout":
+        return {"layer": kind, "p": float(layer[1])}
+    return {"layer": kind}
 
 
 @dataclass
@@ -337,10 +363,24 @@ class Result:
     again: list = field(default_factory=list)
     steps: list = field(default_factory=list)
     log: list = field(default_factory=list)
+    where: str = ""          # the student's line that raised, with the shapes it names
+
+    def error_message(self) -> str:
+        """The student's error in French, one line (shape errors named, with the line)."""
+        place = f" {self.where}" if self.where else ""
+        problem = shape_problem(self.message)
+        if problem:
+            return (f"{self.fn} : {problem[0]}{place}.\n  Piste : {problem[1]} "
+                    f"(message d'origine : {self.error}: {self.message[:200]})")
+        return f"{self.fn} a levé une erreur{place} : {self.error}: {self.message}".rstrip(": ")
 
 
-def check(grade_id: str, module: str | None = None):
+def check(grade_id: str, module: str | None = None, files: bool = False):
     """Register a generator function as the hidden check of test cell ``grade_id``.
+
+    ``files``: the check also receives the files the student handed in with the notebook,
+    ``fn(rng, files)`` with ``files`` {name: Path} (read here, in the grader, before the
+    notebook runs; untrusted), or None outside grading (unit tests, calibration).
 
     The check belongs to the assignment whose checks module (or package) defines it. A check
     shared by two assignments (``concepts``) is registered by each of them:
@@ -350,8 +390,9 @@ def check(grade_id: str, module: str | None = None):
         owner = (module or fn.__module__).split("autograder.checks.", 1)[-1].split(".")[0]
         target = getattr(fn, "func", fn)         # a functools.partial: the shared function
 
-        def run(rng):
-            return fn(rng)
+        def run(rng, files=None):
+            return fn(rng, files) if run.wants_files else fn(rng)
+        run.wants_files = files
         run.__name__ = run.__qualname__ = getattr(target, "__name__", grade_id)
         run.__doc__ = target.__doc__
         run.grade_id = grade_id
@@ -367,10 +408,11 @@ def fresh_seed() -> int:
 class Pending:
     """A check between its plan and its verdict (the generator waits on its ``yield``)."""
 
-    def __init__(self, fn, seed: int | None = None):
+    def __init__(self, fn, seed: int | None = None, files: dict | None = None):
         self.fn, self.seed = fn, fresh_seed() if seed is None else seed
         self.nonce = secrets.token_hex(8)
-        self.generator = fn(np.random.default_rng(self.seed))
+        self.generator = fn(np.random.default_rng(self.seed), files) if getattr(fn, "wants_files", False) \
+            else fn(np.random.default_rng(self.seed))
         self.calls = next(self.generator)
 
     def plan(self) -> dict:
@@ -386,7 +428,7 @@ class Pending:
                 if r.error == "NotImplementedError":
                     fail(f"{r.fn} n'est pas encore écrite : remplacez raise NotImplementedError() par votre code.")
                 if r.error:
-                    fail(f"{r.fn} a levé une erreur : {r.error}: {r.message}".rstrip(": "))
+                    fail(r.error_message())
             try:
                 self.generator.send(results)
             except StopIteration as done:
@@ -405,7 +447,8 @@ class Pending:
         for call, raw in zip(self.calls, raw_results):
             if not isinstance(raw, dict):
                 raise ProbeDataError("a result is not an object")
-            r = Result(call.fn, error=raw.get("error"), message=str(raw.get("message", ""))[:500])
+            r = Result(call.fn, error=raw.get("error"), message=str(raw.get("message", ""))[:500],
+                       where=str(raw.get("where") or "")[:400])
             if r.error is not None and not isinstance(r.error, str):
                 raise ProbeDataError("bad error name")
             r.value = decode(raw.get("value"))
@@ -532,14 +575,14 @@ def read_facts(raw) -> dict | None:
     return out
 
 
-def run_locally(fn, seed: int | None = None, **functions) -> tuple[bool, str]:
+def run_locally(fn, seed: int | None = None, files: dict | None = None, **functions) -> tuple[bool, str]:
     """Plan, probe in this process, and judge: for unit tests and calibration (never for
-    grading student code, which runs in the sandbox)."""
+    grading student code, which runs in the sandbox). ``files``: the handed-in files."""
     import json
 
     from nncourse.probe import run_call
 
-    pending = Pending(fn, seed)
+    pending = Pending(fn, seed, files)
     plan = json.loads(json.dumps(pending.plan()))
     results = json.loads(json.dumps([run_call(c, functions) for c in plan["calls"]]))
     return pending.verdict(results)

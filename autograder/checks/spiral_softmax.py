@@ -349,7 +349,7 @@ def train_descends(rng, n_iter=TRAIN_ITERATIONS, steps=STUBBED_STEPS):
         if loop_judged or any(t["errors"] for t in r_real.traces.values()):
             return ("la boucle de train est correcte ; avec vos fonctions forward/backward/cross_entropy, "
                     f"l'entraînement lève une erreur ({r_real.error}) : erreur reportée, pas de pénalité ici.")
-        fail(f"train a levé une erreur : {r_real.error}: {r_real.message}".rstrip(": "))
+        fail(r_real.error_message())
     params, losses = trained_run(r_real.value, SHAPES, n_iter, "cross_entropy")
     traced = r_real.traces["backward"]
     if traced["count"] and not gradients_match_reference(traced["calls"], X, y, ref, ref.PARAMS, GRAD_TOL):

@@ -24,7 +24,8 @@ MUTANTS = [
            "x = images.to(torch.float32) / 255.0", "x = images.to(torch.float32)",
            {"test_normalize", "test_dataset_stats"}, "pixels not divided by 255 before normalising"),
     Mutant("test_set_statistics", "dataset_stats",
-           "x_test = normalize(x_test_u8, MEAN, STD)", "x_test = normalize(x_test_u8, *channel_stats(x_test_u8))",
+           "return mean, std, normalize(test_images, mean, std)",
+           "return mean, std, normalize(test_images, *channel_stats(test_images))",
            {"test_dataset_stats"}, "the test images normalised with their own statistics"),
     # ---------------------------------------------------------------- 2. training loop
     Mutant("no_zero_grad", "training_loop",
@@ -47,6 +48,11 @@ MUTANTS = [
     Mutant("predict_no_eval", "training_loop",
            "    model.eval()\n    with torch.no_grad():\n        return", "    with torch.no_grad():\n        return",
            {"test_predict"}, "model.eval() forgotten in predict"),
+    # ---------------------------------------------------------------- 3. baselines
+    Mutant("mlp_no_relu", "baselines",
+           "nn.Linear(3 * 32 * 32, hidden), nn.ReLU(), nn.Linear(hidden, 10)",
+           "nn.Linear(3 * 32 * 32, hidden), nn.Linear(hidden, 10)",
+           {"test_baselines"}, "the ReLU of the MLP forgotten: same parameter count, but a linear model"),
     # ---------------------------------------------------------------- 4. convolution
     Mutant("conv_size_off_by_one", "conv_sizes",
            "return (n + 2 * padding - k) // stride + 1", "return (n + 2 * padding - k) // stride",

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..common import as_array, check_close, fail, named_mistake
-from ..probing import Call, Loader, Method, ModuleState, Of, Sequential, Tensor, TorchObject
+from ..probing import Call, Loader, Method, ModuleState, Of, Sequential, Tensor
 
 BN_EPS = 1e-5
 
@@ -189,10 +189,10 @@ def train_epoch_replay(rng, *, fn: str = "train_epoch", data: str = "loader", ep
     optimizer = Of("sgd", 0, {"lr": lr})
     if data == "loader":
         args, kwargs = (Sequential(layers, dtype="f8"), Loader(Tensor(X), Tensor(y), batch), optimizer,
-                        TorchObject("CrossEntropyLoss")), {}
+                        Of("cross_entropy_loss", 0, {})), {}
         orders = [[np.arange(s, min(s + batch, n)) for s in range(0, n, batch)]] * epochs
     else:
-        args = (Sequential(layers, dtype="f8"), Tensor(X), Tensor(y), optimizer, TorchObject("CrossEntropyLoss"))
+        args = (Sequential(layers, dtype="f8"), Tensor(X), Tensor(y), optimizer, Of("cross_entropy_loss", 0, {}))
         kwargs = {batch_kwarg: batch, **(extra_kwargs or {})}
         orders = _randperm_orders(layers, n, batch, epochs, seed)
     r, = yield [Call(fn, args, kwargs, watch=(0,), repeat=epochs, torch_seed=seed,
@@ -271,7 +271,7 @@ def evaluate_in_eval_mode(rng, *, fn: str = "evaluate", kwargs: dict | None = No
     n = int(rng.integers(40, 70))
     X, y = rng.standard_normal((n, d)), rng.integers(0, K, size=n)
     layers = _network(rng, d, h, K, dropout=0.5)
-    r, = yield [Call(fn, (Sequential(layers, dtype="f8"), Tensor(X), Tensor(y), TorchObject("CrossEntropyLoss")),
+    r, = yield [Call(fn, (Sequential(layers, dtype="f8"), Tensor(X), Tensor(y), Of("cross_entropy_loss", 0, {})),
                      dict(kwargs or {}), watch=(0,), facts=True, torch_seed=int(rng.integers(2 ** 31)))]
     out = r.value
     if not isinstance(out, (tuple, list)) or len(out) != 2:

@@ -165,7 +165,7 @@ def _read_net(r, count: int, what: str, on: int = 0):
 
 
 def _net_steps(count: int, on: int = 0):
-    return (Get("modules", on=on), *(Get("modules", i, "_parameters", on=on) for i in range(count)))
+    return (Get("modules", on=on), *(Get("modules", i, "_parameters", on=on, f4=True) for i in range(count)))
 
 
 @check("test_binary")

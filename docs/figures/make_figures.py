@@ -1,0 +1,212 @@
+"""The SVG figures of 01 and 03, written by hand (geometry computed here, text in French).
+
+The notebooks embed them as attachments of their markdown cells: fig-graph-f1, fig-graph-f2
+and fig-two-layer in 01_moons_numpy, fig-softmax-ce in 03_spiral_softmax. After changing a
+figure, run this script (it writes the SVGs next to itself), put the file's base64 in the
+cell's ``attachments`` (``{"graph_f1.svg": {"image/svg+xml": "<base64>"}}``), then
+``python -m autograder release``.
+"""
+import math
+import os
+
+os.chdir(os.path.dirname(os.path.abspath(__file__)))
+
+FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"'
+BLACK, RED, BLUE, GREY = "#222222", "#c0392b", "#1f5fa8", "#f4f4f4"
+
+
+def head(w, h):
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" {FONT} font-size="15">\n'
+            '<defs>\n'
+            f'<marker id="ab" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{BLACK}"/></marker>\n'
+            f'<marker id="ar" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{RED}"/></marker>\n'
+            '</defs>\n'
+            f'<rect width="{w}" height="{h}" fill="white"/>\n')
+
+
+def text(x, y, s, size=15, color=BLACK, anchor="middle", weight="normal", style="normal"):
+    return f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" fill="{color}" text-anchor="{anchor}" font-weight="{weight}" font-style="{style}">{s}</text>\n'
+
+
+def sup(s):
+    return f'<tspan baseline-shift="super" font-size="70%">{s}</tspan>'
+
+
+def sub(s):
+    return f'<tspan baseline-shift="sub" font-size="70%">{s}</tspan>'
+
+
+def box(cx, cy, w, h, fill=GREY, stroke=BLACK, rx=10):
+    return f'<rect x="{cx - w / 2:.1f}" y="{cy - h / 2:.1f}" width="{w}" height="{h}" rx="{rx}" fill="{fill}" stroke="{stroke}" stroke-width="1.5"/>\n'
+
+
+def circle(cx, cy, r, fill=GREY):
+    return f'<circle cx="{cx}" cy="{cy}" r="{r}" fill="{fill}" stroke="{BLACK}" stroke-width="1.5"/>\n'
+
+
+def arrow(x1, y1, x2, y2, color=BLACK, dashed=False, width=1.6):
+    m = "ar" if color == RED else "ab"
+    dash = ' stroke-dasharray="6,4"' if dashed else ""
+    return f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="{color}" stroke-width="{width}"{dash} marker-end="url(#{m})"/>\n'
+
+
+def shorten(x1, y1, x2, y2, a, b):
+    """The segment from (x1, y1) to (x2, y2) with a removed at the start and b at the end."""
+    d = math.hypot(x2 - x1, y2 - y1)
+    ux, uy = (x2 - x1) / d, (y2 - y1) / d
+    return x1 + a * ux, y1 + a * uy, x2 - b * ux, y2 - b * uy
+
+
+def small_graph(name, point, nodes, out, edges, f_label, f_value):
+    """Two inputs, two intermediate blocks, one output; forward values in blue, local
+    derivatives in red on each edge."""
+    W, H = 780, 320
+    s = head(W, H)
+    X0, X1 = (70, 80), (70, 220)
+    Y0, Y1 = (330, 80), (330, 220)
+    F = (600, 150)
+    s += circle(*X0, 34) + circle(*X1, 34)
+    s += text(X0[0], X0[1] - 3, "x" + sub("0"), 17) + text(X0[0], X0[1] + 17, f"= {point[0]}".replace("-", "−"), 13, BLUE)
+    s += text(X1[0], X1[1] - 3, "x" + sub("1"), 17) + text(X1[0], X1[1] + 17, f"= {point[1]}".replace("-", "−"), 13, BLUE)
+    for (cx, cy), (label, value) in zip((Y0, Y1), nodes):
+        s += box(cx, cy, 170, 56)
+        s += text(cx, cy - 4, label, 16) + text(cx, cy + 17, value, 13, BLUE)
+    s += box(*F, 150, 56)
+    s += text(F[0], F[1] - 4, f_label, 16) + text(F[0], F[1] + 17, f_value, 13, BLUE)
+    src = {"x0": (X0, 34), "x1": (X1, 34), "y0": (Y0, None), "y1": (Y1, None)}
+    dst = {"y0": Y0, "y1": Y1, "f": F}
+    for (a, b, label, t, dy) in edges:
+        (p, r) = src[a]
+        q = dst[b]
+        x1, y1 = (p[0] + 34, p[1]) if r else (p[0] + 85, p[1])
+        x2 = q[0] - (85 if b != "f" else 75)
+        y2 = q[1] + (0 if b != "f" else (-12 if a == "y0" else 12))
+        if r and a != b:   # from an input: leave the circle towards the target
+            ang = math.atan2(y2 - p[1], x2 - p[0])
+            x1, y1 = p[0] + 34 * math.cos(ang), p[1] + 34 * math.sin(ang)
+        s += arrow(x1, y1, x2 - 2, y2)
+        lx, ly = x1 + t * (x2 - x1), y1 + t * (y2 - y1) + dy
+        if b == "f":       # beside the edge, not across it
+            s += text(lx + 10, ly, label, 13, RED, "start")
+        else:
+            s += f'<rect x="{lx - 52:.1f}" y="{ly - 14:.1f}" width="104" height="19" fill="white" opacity="0.85"/>\n'
+            s += text(lx, ly, label, 13, RED)
+    # the seed of the backward pass
+    s += arrow(F[0] + 140, F[1], F[0] + 77, F[1], RED)
+    s += text(F[0] + 112, F[1] - 10, "∂f/∂f = 1", 13, RED)
+    s += text(20, H - 30, "passe avant : la valeur de chaque bloc (en bleu, au point " + f"({point[0]}, {point[1]}))".replace("-", "−"), 13, BLUE, "start")
+    s += text(20, H - 8, "passe arrière : la dérivée locale portée par chaque arête (en rouge), multipliée par ce qui revient de la sortie", 13, RED, "start")
+    open(out, "w").write(s + "</svg>\n")
+
+
+small_graph("f1", (2, 1),
+            [("y" + sub("0") + " = 2x" + sub("0") + " + 5x" + sub("1"), "= 9"),
+             ("y" + sub("1") + " = 3x" + sub("0") + "x" + sub("1"), "= 6")],
+            "graph_f1.svg",
+            [("x0", "y0", "∂y₀/∂x₀ = 2", 0.45, -8), ("x1", "y0", "∂y₀/∂x₁ = 5", 0.78, 18),
+             ("x0", "y1", "∂y₁/∂x₀ = 3x₁", 0.78, -8), ("x1", "y1", "∂y₁/∂x₁ = 3x₀", 0.45, 18),
+             ("y0", "f", "∂f/∂y₀ = y₁", 0.5, -6), ("y1", "f", "∂f/∂y₁ = y₀", 0.5, 18)],
+            "f = y" + sub("0") + " · y" + sub("1"), "= 54")
+
+small_graph("f2", (3, -1),
+            [("y" + sub("0") + " = x" + sub("0") + " x" + sub("1"), "= −3"),
+             ("y" + sub("1") + " = |x" + sub("1") + "|", "= 1")],
+            "graph_f2.svg",
+            [("x0", "y0", "∂y₀/∂x₀ = x₁", 0.45, -8), ("x1", "y0", "∂y₀/∂x₁ = x₀", 0.78, 18),
+             ("x1", "y1", "∂y₁/∂x₁ = signe(x₁)", 0.45, 18),
+             ("y0", "f", "∂f/∂y₀ = 2(y₀ + y₁)", 0.5, -6), ("y1", "f", "∂f/∂y₁ = 2(y₀ + y₁)", 0.5, 18)],
+            "f = (y" + sub("0") + " + y" + sub("1") + ")²", "= 4")
+
+
+def network(out):
+    W, H = 960, 330
+    s = head(W, H)
+    cy = 175
+    xs = [70, 225, 380, 535, 690, 845]
+    bw, bh = 120, 70
+    nodes = [("X", "entrée", "(2, M)"),
+             ("Z" + sup("[1]"), "W" + sup("[1]") + "X + b" + sup("[1]"), "(d, M)"),
+             ("A" + sup("[1]"), "tanh(Z" + sup("[1]") + ")", "(d, M)"),
+             ("Z" + sup("[2]"), "W" + sup("[2]") + "A" + sup("[1]") + " + b" + sup("[2]"), "(1, M)"),
+             ("ŷ", "σ(Z" + sup("[2]") + ")", "(1, M)"),
+             ("L", "entropie croisée", "un nombre")]
+    for x, (name, formula, shape) in zip(xs, nodes):
+        s += box(x, cy, bw, bh, fill="#eaf1fb" if name == "L" else GREY)
+        s += text(x, cy - 12, name, 18, weight="bold")
+        s += text(x, cy + 8, formula, 12)
+        s += text(x, cy + 26, shape, 12, "#555555")
+    for a, b in zip(xs, xs[1:]):        # forward
+        s += arrow(a + bw / 2, cy - 14, b - bw / 2 - 2, cy - 14)
+    back = {1: ("⑥", "∂L/∂Z" + sup("[1]")), 2: ("⑤", "∂L/∂A" + sup("[1]")),
+            3: ("②", "∂L/∂Z" + sup("[2]")), 4: ("①", "∂L/∂ŷ")}
+    for i, (num, label) in back.items():   # backward along the chain
+        a, b = xs[i], xs[i + 1]
+        s += arrow(b - bw / 2, cy + 14, a + bw / 2 + 2, cy + 14, RED)
+        s += text((a + b) / 2, cy + 62, f"{num} {label}", 13, RED)
+        s += f'<line x1="{(a + b) / 2:.1f}" y1="{cy + 48}" x2="{(a + b) / 2:.1f}" y2="{cy + 19}" stroke="{RED}" stroke-width="0.8"/>\n'
+    # parameters above Z1 and Z2, the labels y above L
+    py = 50
+    params = [(1, "W" + sup("[1]"), "(d, 2)", "⑦", "∂L/∂W" + sup("[1]"), "b" + sup("[1]"), "(d, 1)", "⑧", "∂L/∂b" + sup("[1]")),
+              (3, "W" + sup("[2]"), "(1, d)", "③", "∂L/∂W" + sup("[2]"), "b" + sup("[2]"), "(1, 1)", "④", "∂L/∂b" + sup("[2]"))]
+    for i, wn, ws, wnum, wl, bn, bs, bnum, bl in params:
+        x = xs[i]
+        for dx, n, sh, num, gl in ((-38, wn, ws, wnum, wl), (38, bn, bs, bnum, bl)):
+            px = x + dx
+            s += box(px, py, 62, 44, fill="white")
+            s += text(px, py - 2, n, 16, weight="bold") + text(px, py + 15, sh, 11, "#555555")
+            s += arrow(px - 6, py + 22, px - 6, cy - bh / 2 - 2)
+            s += arrow(px + 6, cy - bh / 2, px + 6, py + 24, RED)
+            anchor, lx = ("end", px - 16) if dx < 0 else ("start", px + 16)
+            s += text(lx, (py + cy - bh / 2) / 2 + 12, f"{num} {gl}", 12, RED, anchor)
+    s += box(xs[5], py, 62, 44, fill="white")
+    s += text(xs[5], py - 2, "y", 16, weight="bold") + text(xs[5], py + 15, "(1, M)", 11, "#555555")
+    s += arrow(xs[5], py + 22, xs[5], cy - bh / 2 - 2)
+    s += text(20, H - 40, "en noir : la passe avant (forward) ; en rouge : la passe arrière (backward), "
+              "de droite à gauche", 13, BLACK, "start")
+    s += text(20, H - 18, "chaque flèche rouge porte la dérivée de L par rapport au tableau où elle arrive "
+              "(même forme que lui), numérotée comme dans la question 3", 13, RED, "start")
+    open(out, "w").write(s + "</svg>\n")
+
+
+network("graph_two_layer.svg")
+
+
+def softmax_figure(out):
+    scores = [2.0, 1.0, -0.5]
+    e = [math.exp(v) for v in scores]
+    p = [v / sum(e) for v in e]
+    yc = 1
+    g = [pk - (1 if k == yc else 0) for k, pk in enumerate(p)]
+    loss = -math.log(p[yc])
+    W, H = 900, 330
+    s = head(W, H)
+    panels = [(30, "scores s (sortie du réseau)", scores, 2.5, "{:+.1f}"),
+              (330, "probabilités p = softmax(s)", p, 1.0, "{:.2f}"),
+              (630, "gradient ∂L/∂s = p − e" + sub("y"), g, 1.0, "{:+.2f}")]
+    colors = ["#8fa9c9", "#e08e3c", "#8fa9c9"]
+    for x0, title, vals, vmax, fmt in panels:
+        pw, top, bottom = 240, 70, 250
+        zero = (top + bottom) / 2 if min(vals) < 0 else bottom
+        scale = (zero - top) / vmax
+        s += text(x0 + pw / 2, 40, title, 15, weight="bold")
+        s += f'<line x1="{x0}" y1="{zero:.1f}" x2="{x0 + pw}" y2="{zero:.1f}" stroke="{BLACK}" stroke-width="1.2"/>\n'
+        for k, v in enumerate(vals):
+            bx = x0 + 25 + k * 75
+            h = v * scale
+            y = zero - max(h, 0)
+            s += f'<rect x="{bx}" y="{y:.1f}" width="45" height="{abs(h):.1f}" fill="{colors[k]}" stroke="{BLACK}" stroke-width="0.8"/>\n'
+            ty = y - 6 if v >= 0 else zero - h + 16
+            s += text(bx + 22.5, ty, fmt.format(v).replace("-", "−"), 13)
+            s += text(bx + 22.5, 275, f"classe {k}" + (" = y" if k == yc else ""), 12,
+                      RED if k == yc else "#555555", weight="bold" if k == yc else "normal")
+    s += arrow(272, 160, 328, 160)
+    s += text(300, 150, "softmax", 12)
+    s += arrow(572, 160, 628, 160)
+    s += text(600, 150, "− e" + sub("y"), 12)
+    s += text(30, H - 26, f"Un exemple de la classe y = {yc} : sa perte est L = −log p" + sub("1") +
+              f" = {loss:.2f}. La descente de gradient (−∂L/∂s) monte le score de la bonne classe", 13, BLACK, "start")
+    s += text(30, H - 8, "et baisse les autres, d'autant plus que leur probabilité est grande.", 13, BLACK, "start")
+    open(out, "w").write(s + "</svg>\n")
+
+
+softmax_figure("softmax_cross_entropy.svg")
