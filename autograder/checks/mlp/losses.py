@@ -106,9 +106,11 @@ def celoss(rng):
     logp = ref.LogSoftmax().forward(rng.standard_normal((n, k)))
     r, = yield [Call("CELoss", steps=(Method("forward", y, logp), Method("backward", y, logp)))]
     got, want = array_of(r.steps[0], "CELoss.forward"), ref.CELoss().forward(y, logp)
-    _per_example("CELoss", got, want, named_mistake(got, {
-        "ŷ contient déjà des LOG-probabilités (sortie de LogSoftmax) : ne reprenez pas leur log.":
-            lambda: -np.sum(y * np.log(logp), axis=1)}) or likely_mistake(got, want) or
-        "-Σ_k y_k ŷ_k : ŷ contient déjà des LOG-probabilités (sortie de LogSoftmax).")
+    with np.errstate(all="ignore"):
+        named = named_mistake(got, {
+            "ŷ contient déjà des LOG-probabilités (sortie de LogSoftmax) : ne reprenez pas leur log.":
+                lambda: -np.sum(y * np.log(logp), axis=1)})
+    _per_example("CELoss", got, want, named or likely_mistake(got, want)
+                 or "-Σ_k y_k ŷ_k : ŷ contient déjà des LOG-probabilités (sortie de LogSoftmax).")
     _gradient_of_sum("CELoss", array_of(r.steps[1], "CELoss.backward"), y, logp, ref.CELoss().forward, "∂/∂ŷ = -y.")
     return "CELoss : valeurs et gradient corrects."
