@@ -23,6 +23,7 @@ of every message.
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -54,6 +55,16 @@ class Call:
     back as ``Result.result_value``. ``grad_of``: indices of tensor arguments whose gradient
     of the scalar result comes back as ``Result.grads`` (a French reason instead if none).
     ``torch_threads``: torch's threads during the call (1 for tiny networks).
+    Objects: ``as_object`` (``fn`` names an object of the notebook, e.g. a trained network or
+    a dict, used as is instead of being called; its value is not sent, read it with steps);
+    ``steps``: :class:`Step` s run on what ``fn`` returned or on its arguments (after the
+    call, or before it with ``before=True``), each one's value in ``Result.steps``;
+    ``replace``: notebook names swapped while the call runs, e.g. ``{"Optim": TapeClass("optim")}``
+    (what tapes were asked comes back in ``Result.log``). Arguments may be :class:`New`
+    (an instance of a notebook class built in the kernel) or :class:`Tape` (a recording
+    stand-in answering with the grader's values). Data sets: :class:`Pixels` (uint8 images
+    received as floats), :class:`Loader` (a torch DataLoader), ``Of("sgd"|"adam", i, {"lr": ...})`` (an optimizer
+    over the network argument i), ``Of("cross_entropy_loss", i, {})`` (a loss).
     ``repeat`` (up to 8): the call made again on the same objects (see ``Of.keep``).
     A call of a notebook *variable* (not callable) reads it: ``Call("MEAN")`` sends its value,
     ``Call("x_test", (Tensor(rows),))`` sends ``x_test[rows]``.
@@ -78,6 +89,9 @@ class Call:
     facts: bool = False
     grad_sum: bool = False
     repeat: int = 1
+    steps: tuple = ()
+    replace: dict = field(default_factory=dict)
+    as_object: bool = False
     load_state: dict | None = None
     eval_mode: bool = False
     summary: bool = False
@@ -102,12 +116,94 @@ class Call:
             plan["grad_sum"] = True
         if self.repeat > 1:
             plan["repeat"] = min(int(self.repeat), MAX_REPEAT)
+        if self.steps:
+            plan["steps"] = [s.to_plan() for s in self.steps]
+        if self.replace:
+            plan["replace"] = {k: encode_input(v) for k, v in self.replace.items()}
+        if self.as_object:
+            plan["as_object"] = True
         if self.load_state is not None:
             plan["load_state"] = encode({str(k): np.asarray(v) for k, v in self.load_state.items()})
         for flag in ("eval_mode", "summary", "state_digest"):
             if getattr(self, flag):
                 plan[flag] = True
         return plan
+
+
+_UNSET = object()
+
+
+@dataclass
+class Step:
+    """An operation the kernel makes after a call (or before it: ``before``): on what the call
+    returned (``on`` None) or on its argument ``on``, follow ``path`` (attribute names, dict
+    keys, list indices), then assign ``set`` there, or call what is there with ``call``
+    (a tuple of arguments) and ``kwargs``, or just read it. ``Result.steps[i]`` is
+    ``{"value": ...}`` or ``{"error": name, "message": ...}`` (a step's error does not stop the
+    next ones; an error in a ``before`` step is the call's error). ``f4``: its floats come back
+    as float32 (half the bytes: a large network's weights)."""
+    path: tuple = ()
+    on: int | None = None
+    call: tuple | None = None
+    kwargs: dict = field(default_factory=dict)
+    set: object = _UNSET
+    before: bool = False
+    f4: bool = False
+
+    def to_plan(self) -> dict:
+        plan = {"path": list(self.path), "on": self.on}
+        if self.call is not None:
+            plan["call"] = [encode_input(a) for a in self.call]
+            plan["kwargs"] = {k: encode_input(v) for k, v in self.kwargs.items()}
+        if self.set is not _UNSET:
+            plan["set"] = encode_input(self.set)
+        if self.before:
+            plan["before"] = True
+        if self.f4:
+            plan["f4"] = True
+        return plan
+
+
+def Get(*path, on=None, f4=False) -> Step:  # noqa: N802 - reads like a Step
+    """A step that reads ``path`` (from what the call returned, or from argument ``on``)."""
+    return Step(path=path, on=on, f4=f4)
+
+
+def Method(name, *args, on=None, path=(), **kwargs) -> Step:  # noqa: N802
+    """A step that calls method ``name`` of the object at ``path`` with ``args``."""
+    return Step(path=(*path, name), on=on, call=args, kwargs=kwargs)
+
+
+def Set(path, value, on=None, before=False) -> Step:  # noqa: N802
+    """A step that assigns ``value`` at ``path``."""
+    return Step(path=tuple(path), on=on, set=value, before=before)
+
+
+@dataclass(frozen=True, eq=False)
+class New:
+    """An argument the kernel builds: ``name(*args, **kwargs)`` with the notebook class (or
+    function) ``name``, which the probe must be given."""
+    name: str
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class Tape:
+    """An argument the kernel receives as a recording stand-in: every method called on it is
+    logged (``Result.log``: ``[name, method, [args]]``, keyword arguments' values after the
+    positional ones) and answered with the next value of
+    ``answers[method]`` (the last repeated; None if absent)."""
+    name: str
+    answers: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class TapeClass:
+    """For ``Call.replace``: called like a class, it logs ``[name, "__init__", args]`` and
+    returns a :class:`Tape` of that name and answers."""
+    name: str
+    answers: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -126,9 +222,10 @@ class TestFunction:
 @dataclass(frozen=True, eq=False)
 class Tensor:
     """An argument the kernel receives as a torch tensor (of ``array``'s dtype: pass float32,
-    float64, int64 or uint8 arrays)."""
+    float64, int64 or uint8 arrays; or cast to ``dtype``: "uint8", "float32", "float64", "int64")."""
     array: np.ndarray
     requires_grad: bool = False
+    dtype: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,13 +233,38 @@ class Sequential:
     """An argument the kernel receives as ``nn.Sequential`` of the given layers:
     ``("Linear", weight (out, in), bias (out,))``, ``("Conv2d", weight (out, in, k, k), bias,
     stride, padding)``, ``("MaxPool2d", k)``, ``("Dropout", p)``, ``("ReLU",)``, ``("Tanh",)``,
-    ``("Sigmoid",)``, ``("Flatten",)``, ``("Monitor",)`` (the identity counting its forward
+    ``("Sigmoid",)``, ``("Flatten",)``, ``("BatchNorm1d", features)`` or ``("BatchNorm1d",
+    features, running_mean, running_var)``, ``("Monitor",)`` (the identity counting its forward
     passes, in training mode and with gradients, in its buffers: ``nncourse.probe``). The
     weights are the grader's, so it can replay from the same start. ``dtype``: "f4"
     (float32) or "f8" (float64); ``training=False``: the network starts in evaluation mode."""
     layers: tuple
     dtype: str = "f4"
     training: bool = True
+
+
+@dataclass(frozen=True, eq=False)
+class Pixels:
+    """An argument the kernel receives as ``(pixels / 255 - mean) / std`` (``dtype`` "f4" or
+    "f8"; a torch tensor if ``tensor``), sent as the uint8 ``pixels`` (4 times smaller than
+    float32): images for the kernel to train on."""
+    pixels: np.ndarray
+    mean: float = 0.0
+    std: float = 1.0
+    dtype: str = "f4"
+    tensor: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class Loader:
+    """An argument the kernel receives as ``DataLoader(TensorDataset(x, y), batch_size,
+    shuffle)`` (``x``, ``y``: :class:`Tensor` or :class:`Pixels` with ``tensor=True``); when it
+    shuffles, a generator seeded with ``seed`` draws the order."""
+    x: object
+    y: object
+    batch_size: int
+    shuffle: bool = False
+    seed: int | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -169,9 +291,28 @@ def encode_input(value):
     if isinstance(value, TestFunction):
         return {"__function__": value.name, "params": encode(value.params)}
     if isinstance(value, Tensor):
-        array = np.asarray(value.array)
-        data = encode(array)
-        return {"__tensor__": data, "requires_grad": bool(value.requires_grad)}
+        data = {"__tensor__": encode(np.asarray(value.array)), "requires_grad": bool(value.requires_grad)}
+        if value.dtype is not None:
+            data["dtype"] = value.dtype
+        return data
+    if isinstance(value, Pixels):
+        pixels = np.ascontiguousarray(value.pixels, dtype=np.uint8)
+        return {"__pixels__": {"__nd__": base64.b64encode(pixels.tobytes()).decode("ascii"), "dtype": "u1",
+                               "shape": list(pixels.shape)},
+                "mean": float(value.mean), "std": float(value.std), "dtype": value.dtype, "tensor": bool(value.tensor)}
+    if isinstance(value, Loader):
+        return {"__loader__": [encode_input(value.x), encode_input(value.y)], "batch_size": int(value.batch_size),
+                "shuffle": bool(value.shuffle), "seed": None if value.seed is None else int(value.seed)}
+    if isinstance(value, New):
+        return {"__new__": value.name, "args": [encode_input(a) for a in value.args],
+                "kwargs": {k: encode_input(v) for k, v in value.kwargs.items()}}
+    if isinstance(value, Tape):
+        return {"__tape__": value.name, "answers": encode({k: list(v) for k, v in value.answers.items()})}
+    if isinstance(value, TapeClass):
+        return {"__tape_class__": value.name, "answers": encode({k: list(v) for k, v in value.answers.items()})}
+    if isinstance(value, (list, tuple)) and any(isinstance(v, (New, Tape, Tensor, Sequential, Pixels, Loader)) for v in value):
+        items = [encode_input(v) for v in value]
+        return items if isinstance(value, list) else {"__tuple__": items}
     if isinstance(value, Sequential):
         dtype = {"f4": np.float32, "f8": np.float64}[value.dtype]
         data = {"__sequential__": [_layer_spec(layer, dtype) for layer in value.layers]}
@@ -193,6 +334,11 @@ def _layer_spec(layer: tuple, dtype) -> dict:
                 "bias": encode(np.asarray(layer[2], dtype=dtype)), "stride": int(layer[3]), "padding": int(layer[4])}
     if kind == "MaxPool2d":
         return {"layer": kind, "kernel": int(layer[1])}
+    if kind == "BatchNorm1d":
+        spec = {"layer": kind, "features": int(layer[1])}
+        if len(layer) == 4:
+            spec["mean"], spec["var"] = (encode(np.asarray(v, dtype=dtype)) for v in layer[2:])
+        return spec
     if kind == "Dropout":
         return {"layer": kind, "p": float(layer[1])}
     return {"layer": kind}
@@ -215,6 +361,8 @@ class Result:
     grads: object = None
     facts: dict | None = None
     again: list = field(default_factory=list)
+    steps: list = field(default_factory=list)
+    log: list = field(default_factory=list)
     where: str = ""          # the student's line that raised, with the shapes it names
 
     def error_message(self) -> str:
@@ -322,6 +470,8 @@ class Pending:
                 r.again.append(Result(call.fn, value=decode(a.get("value")),
                                       after=after if isinstance(after, list) else [],
                                       facts=read_facts(a.get("facts")) if call.facts else None))
+            r.steps = read_steps(raw.get("steps"), call) if call.steps and r.error is None else []
+            r.log = read_log(raw.get("log"))
             results.append(r)
         return results
 
@@ -344,6 +494,53 @@ def read_traces(raw, asked: dict) -> dict:
                             "value": decode(c.get("value"))})
         traces[name] = {"calls": entries, "count": count, "errors": errors}
     return traces
+
+
+class StepValue:
+    """What one :class:`Step` gave: ``value``, or ``error`` (its name) and ``message``."""
+
+    def __init__(self, value=None, error: str | None = None, message: str = ""):
+        self.value, self.error, self.message = value, error, message
+
+    def __repr__(self):
+        return f"StepValue({self.value!r})" if self.error is None else f"StepValue({self.error}: {self.message})"
+
+
+def read_steps(raw, call: Call) -> list:
+    """One :class:`StepValue` per step (None for a ``before`` step); ProbeDataError otherwise."""
+    if not isinstance(raw, list) or len(raw) != len(call.steps):
+        raise ProbeDataError("malformed steps")
+    out = []
+    for step, item in zip(call.steps, raw):
+        if step.before:
+            if item is not None:
+                raise ProbeDataError("malformed steps")
+            out.append(None)
+            continue
+        if not isinstance(item, dict) or not (set(item) == {"value"} or set(item) == {"error", "message"}):
+            raise ProbeDataError("malformed steps")
+        if "error" in item:
+            if not isinstance(item["error"], str) or not isinstance(item["message"], str):
+                raise ProbeDataError("malformed steps")
+            out.append(StepValue(error=item["error"][:100], message=item["message"][:500]))
+        else:
+            out.append(StepValue(decode(item["value"])))
+    return out
+
+
+def read_log(raw) -> list:
+    """``[[tape, method, [args]], ...]`` (the calls the tapes received), checked."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or len(raw) > 2_000:
+        raise ProbeDataError("malformed log")
+    out = []
+    for entry in raw:
+        if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], str)
+                and isinstance(entry[1], str) and isinstance(entry[2], list)):
+            raise ProbeDataError("malformed log")
+        out.append((entry[0][:100], entry[1][:100], decode(entry[2])))
+    return out
 
 
 FACT_KEYS = {"dtype", "requires_grad", "is_leaf", "shares", "grad_abs_max"}
