@@ -31,13 +31,13 @@ import logging
 from pathlib import Path
 
 from .repair import NBGRADER_FILES
-from .sandbox import CHECKS
 
 ALLOWED_FAILURES = 1  # retries after a worker death: a task is tried at most twice
 # Each worker holds only the task it runs (Dask's default, 1.1, queues one more on it): a
 # worker's death then counts against the submission that killed it, not an innocent one.
 SCHEDULER_CONFIG = {"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
                     "distributed.scheduler.worker-saturation": 1.0}
+CHECKS = Path(__file__).resolve().parent / "checks"  # the grader's checks: part of an assignment's version
 DIED_TWICE = "not graded: its grading worker died twice (the grader ran out of memory?)"
 
 

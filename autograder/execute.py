@@ -27,7 +27,7 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
-from .judging import apply_verdicts, needs_in_kernel_checks, plan_checks, plans_json
+from .judging import apply_verdicts, plan_checks, plans_json
 from .sandbox import Sandbox
 
 REPORT_SUFFIX = ".grading.json"
@@ -90,7 +90,7 @@ class SandboxedExecute(Execute):
             run = sandbox.run(path, files, {
                 "kernel_name": self.kernel_name or "python3", "timeout": self.timeout,
                 "notebook_timeout": self.notebook_timeout, "extra_arguments": list(self.extra_arguments)},
-                plans=plans_json(pending), in_kernel_checks=needs_in_kernel_checks(nb))
+                plans=plans_json(pending))
         report = merge(nb, run, given_cells(resources))
         t0 = time.monotonic()
         apply_verdicts(nb, pending, report)

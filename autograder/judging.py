@@ -62,12 +62,6 @@ def plans_json(pending: dict) -> dict:
     return {f"{gid}.json": json.dumps(p.plan()).encode() for gid, p in pending.items()}
 
 
-def needs_in_kernel_checks(nb) -> bool:
-    """Whether a test cell still imports the old in-kernel checks (assignments not yet
-    rebuilt as probe and verdict): only then are they copied into the sandbox."""
-    return any(c.cell_type == "code" and "autograder.checks" in c.source for c in nb.cells)
-
-
 def _error(ename: str, evalue: str) -> NotebookNode:
     return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 

@@ -50,7 +50,6 @@ from nncourse.probe import PLAN_DIR_ENV
 from .runner import protocol
 
 RUNNER = Path(__file__).resolve().parent / "runner"
-CHECKS = Path(__file__).resolve().parent / "checks"
 STUDENT_PACKAGE = Path(find_spec("nncourse").origin).parent  # the nncourse the grader itself uses
 SCRATCH_PREFIX = "nncourse-sandbox-"
 GiB, MiB = 1 << 30, 1 << 20
@@ -108,13 +107,12 @@ class Sandbox(LoggingConfigurable):
         return self.threads or max(1, (os.cpu_count() or 1) // max(1, self.jobs))
 
     # -- one run ----------------------------------------------------------------------------------
-    def run(self, notebook: Path, files: dict, execution: dict, plans: dict | None = None,
-            in_kernel_checks: bool = False) -> "Run":
+    def run(self, notebook: Path, files: dict, execution: dict, plans: dict | None = None) -> "Run":
         """Execute ``notebook`` (with the handed-in ``files``) in a fresh sandbox; return what
         came back, untrusted. ``execution`` holds the client settings (kernel, timeouts);
         ``plans`` (file name -> bytes) the probe plans of the hidden checks, read-only inside.
-        ``in_kernel_checks`` copies the old in-kernel checks in (assignments not yet rebuilt
-        as probe and verdict); otherwise nothing of the instructor side enters."""
+        Nothing of the instructor side enters: the checks stay in the grader (probe and
+        verdict), and only the student package ``nncourse`` is on the kernel's path."""
         mode = self.resolved_mode()
         scratch = new_scratch()
         try:
@@ -128,10 +126,6 @@ class Sandbox(LoggingConfigurable):
             (ro / "input" / "plans").mkdir()
             for name, data in (plans or {}).items():
                 (ro / "input" / "plans" / name).write_bytes(data)
-            if in_kernel_checks:
-                lib = ro / "lib" / "autograder"
-                shutil.copytree(CHECKS, lib / "checks", ignore=shutil.ignore_patterns("__pycache__"))
-                (lib / "__init__.py").write_text("")
             shutil.copytree(STUDENT_PACKAGE, ro / "lib" / "nncourse", ignore=shutil.ignore_patterns("__pycache__"))
             inside = Path("/grading") if mode == "bwrap" else ro
             home = Path(INSIDE_HOME) if mode == "bwrap" else scratch / "home"
