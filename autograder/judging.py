@@ -62,6 +62,29 @@ def plans_json(pending: dict) -> dict:
     return {f"{gid}.json": json.dumps(p.plan()).encode() for gid, p in pending.items()}
 
 
+def _judge(check: Pending, sent: list) -> tuple[bool, str, str | None]:
+    """(passed, French message, what looked like tampering or None) for one cell's probe data."""
+    if len(sent) != 1:
+        return False, "", "no probe data came back" if not sent else "probe data came back more than once"
+    if sent[0].get("nonce") != check.nonce:
+        return False, "", "probe data does not carry this run's nonce"
+    try:
+        passed, message = check.verdict(sent[0].get("results"))
+    except ProbeDataError as exc:
+        return False, "", f"malformed probe data ({exc})"
+    except Exception as exc:  # noqa: BLE001 - the student's values broke the judge: a failure, named
+        return False, f"le test n'a pas pu lire les valeurs renvoyées ({type(exc).__name__}: {str(exc)[:200]}).", None
+    return passed, message, None
+
+
+def _kernel_error(output) -> NotebookNode:
+    """The kernel's error output, cut to its name and message (no traceback into library code)."""
+    ename, evalue = str(output.get("ename", "Error"))[:200], str(output.get("evalue", ""))[:2000]
+    if ename == "NotImplementedError" and not evalue:
+        evalue = NOT_WRITTEN
+    return _error(ename, evalue)
+
+
 def _error(ename: str, evalue: str) -> NotebookNode:
     return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 
@@ -99,29 +122,20 @@ def apply_verdicts(nb, pending: dict, report: dict) -> None:
         check = pending.pop(gid)
         kernel_errors = [o for o in cell.outputs if o.get("output_type") == "error"]
         sent = [d for d in probes.pop(index, []) if isinstance(d, dict) and d.get("check") == gid]
-        if kernel_errors:  # the visible part (or the student's code it calls) failed first
-            ename, evalue = str(kernel_errors[0].get("ename", "Error"))[:200], str(kernel_errors[0].get("evalue", ""))[:2000]
-            if ename == "NotImplementedError" and not evalue:
-                evalue = NOT_WRITTEN
-            cell.outputs = [_error(ename, evalue)]
+        if kernel_errors and not sent:  # the visible part failed before the probe could run
+            cell.outputs = [_kernel_error(kernel_errors[0])]
             verdicts[gid] = {"passed": False, "seed": check.seed, "source": "kernel"}
             continue
-        passed, message = False, ""
-        problem = None
-        if len(sent) != 1:
-            problem = "no probe data came back" if not sent else "probe data came back more than once"
-        elif sent[0].get("nonce") != check.nonce:
-            problem = "probe data does not carry this run's nonce"
-        else:
-            try:
-                passed, message = check.verdict(sent[0].get("results"))
-            except ProbeDataError as exc:
-                problem = f"malformed probe data ({exc})"
-            except Exception as exc:  # the student's values broke the judge: a failure, named
-                message = f"le test n'a pas pu lire les valeurs renvoyées ({type(exc).__name__}: {str(exc)[:200]})."
+        passed, message, problem = _judge(check, sent)
         if problem:
             report["tampering"].append(f"{gid}: {problem}")
             message = "les tests cachés de cette cellule n'ont pas pu s'exécuter (cellule modifiée ?)."
+        if kernel_errors and (passed or problem):
+            # the hidden checks passed (or could not be read) but the visible ones failed: the
+            # cell fails with the visible message; a failed verdict names the mistake better
+            cell.outputs = [_kernel_error(kernel_errors[0])]
+            verdicts[gid] = {"passed": False, "seed": check.seed, "source": "kernel"}
+            continue
         cell.outputs = [_stdout(message)] if passed else [_error("CheckFailed", message)]
         verdicts[gid] = {"passed": passed, "seed": check.seed, "source": "verdict"}
     for index in probes:                # probe data printed where no probed cell is

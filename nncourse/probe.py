@@ -457,9 +457,28 @@ def probe(check: str, **functions) -> None:
         print("(tests cachés : ils sont exécutés par le correcteur.)")
         return
     plan = json.loads(path.read_text())
-    results = [run_call(call, functions) for call in plan["calls"]]
+    with _random_state_kept():
+        results = [run_call(call, functions) for call in plan["calls"]]
     from IPython.display import publish_display_data
     publish_display_data({MIME: {"check": check, "nonce": plan["nonce"], "results": results}})
+
+
+@contextlib.contextmanager
+def _random_state_kept():
+    """The global random generators (random, numpy, torch if imported) as they were before:
+    the probe runs first in a test cell, and the cell's visible part, or the next cells, must
+    draw what they would have drawn without it."""
+    import random
+    py, np_state = random.getstate(), np.random.get_state()
+    torch = sys.modules.get("torch")
+    torch_state = torch.random.get_rng_state() if torch is not None else None
+    try:
+        yield
+    finally:
+        random.setstate(py)
+        np.random.set_state(np_state)
+        if torch_state is not None:
+            torch.random.set_rng_state(torch_state)
 
 
 @contextlib.contextmanager

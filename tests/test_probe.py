@@ -377,6 +377,20 @@ def test_a_kernel_error_stands_and_is_not_tampering():
     assert outputs[0].evalue == "err(5) = 40, attendu 41" and not report["tampering"]
 
 
+def test_when_visible_and_hidden_checks_both_fail_the_verdict_names_the_mistake():
+    # the hidden part runs first in a test cell: its data comes back even when the visible
+    # asserts below it then fail, and the verdict's message (with its hint) is the one kept
+    pending = Pending(square_check, seed=3)
+    x = pending.calls[0].args[0]
+    error = {"output_type": "error", "ename": "CheckFailed", "evalue": "square(2) = 4.5, attendu 4", "traceback": ["…"]}
+    outputs, report = _apply(_notebook_with([_probe_output(pending, [{"value": 2 * x}]), error]), pending)
+    assert outputs[0].ename == "CheckFailed" and "x au carré" in outputs[0].evalue and not report["tampering"]
+    assert report["verdicts"]["test_square"] == {"passed": False, "seed": 3, "source": "verdict"}
+    # hidden checks passed, visible ones failed: the cell fails with the visible message
+    outputs, report = _apply(_notebook_with([_probe_output(pending, [{"value": x * x}]), error]), pending)
+    assert outputs[0].evalue == "square(2) = 4.5, attendu 4" and report["verdicts"]["test_square"]["passed"] is False
+
+
 # ------------------------------------------------------ the rebuilt checks, in process
 def _functions(assignment: str, mutant=None) -> dict:
     """The notebook's names (reference answers, or with one mutant), defined here: what a
@@ -882,3 +896,22 @@ def test_the_message_names_the_mistake_in_02(name):
     own = [gid for gid in mutant.breaks if gid == f"test_{mutant.cell}"] or mutant.breaks
     for gid in own:
         assert HINTS_02[name] in failed[gid], f"{gid}: {failed[gid]}"
+
+
+def test_the_probe_leaves_the_global_random_generators_as_they_were(tmp_path, monkeypatch):
+    # the probe runs first in a test cell: what the visible part draws must not change
+    import random
+
+    import torch
+    plan = {"nonce": "0" * 16, "calls": [Call("draw", (), torch_seed=7).to_plan()]}
+    (tmp_path / "test_draw.json").write_text(json.dumps(plan))
+    monkeypatch.setattr(kernel_side, "plan_path", lambda check: tmp_path / f"{check}.json")
+    monkeypatch.setattr("IPython.display.publish_display_data", lambda data: None)
+
+    def draw():
+        return [random.random(), float(np.random.rand()), float(torch.rand(()))]
+    random.seed(1), np.random.seed(1), torch.manual_seed(1)
+    expected = draw()
+    random.seed(1), np.random.seed(1), torch.manual_seed(1)
+    kernel_side.probe("test_draw", draw=draw)
+    assert draw() == expected
