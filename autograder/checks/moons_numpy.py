@@ -18,7 +18,7 @@ import numpy as np
 
 from . import two_layer_reference as ref
 from .common import (as_array, check_close, constant_gradient_updates, fail, gradients_match_reference,
-                     likely_mistake, numerical_gradient, relative_error, trained_run)
+                     likely_mistake, named_mistake, numerical_gradient, relative_error, trained_run)
 from .probing import Call, Generator, TestFunction, check
 
 GRAD_TOL = 1e-5          # relative error allowed between a derivative and centered differences
@@ -232,6 +232,35 @@ def _wrong_bias_shape_hint(name, got, want):
     return None
 
 
+def _activation_mistake(name, got, g, cache, activation) -> str | None:
+    """∂L/∂Z1 = ∂L/∂A1 * (the activation's derivative): which wrong derivative was used, from
+    the student's own ∂L/∂A1 (a mistake upstream is charged there, not here)."""
+    if name != "Z1" or "A1" not in g:
+        return None
+    try:
+        dA1 = np.asarray(g["A1"], dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    Z1, A1 = np.asarray(cache["Z1"], dtype=np.float64), np.asarray(cache["A1"], dtype=np.float64)
+    if activation == "relu":
+        return named_mistake(got, {
+            "la dérivée de l'activation est oubliée : ∂L/∂Z1 = ∂L/∂A1 * 1[Z1 > 0] (dérivée de ReLU).": lambda: dA1,
+            "c'est A1 = max(Z1, 0) qui multiplie ∂L/∂A1 : la dérivée de ReLU est l'indicatrice 1[Z1 > 0] "
+            "(1 où Z1 > 0, 0 ailleurs).": lambda: dA1 * A1,
+            "c'est la dérivée de tanh (1 - A1²) : avec activation='relu', utilisez 1[Z1 > 0].":
+                lambda: dA1 * (1 - A1 ** 2),
+            "l'indicatrice est inversée : la dérivée de ReLU vaut 1 où Z1 > 0, 0 ailleurs.": lambda: dA1 * (Z1 <= 0),
+        })
+    return named_mistake(got, {
+        "la dérivée de l'activation est oubliée : ∂L/∂Z1 = ∂L/∂A1 * (1 - A1²) (dérivée de tanh).": lambda: dA1,
+        "c'est la dérivée de la sigmoïde, A1 (1 - A1) : celle de tanh est 1 - A1² = 1 - tanh(Z1)².":
+            lambda: dA1 * A1 * (1 - A1),
+        "1 - Z1² au lieu de 1 - A1² : la dérivée de tanh s'écrit avec sa valeur A1 = tanh(Z1).":
+            lambda: dA1 * (1 - Z1 ** 2),
+        "1 - A1 au lieu de 1 - A1² : la dérivée de tanh est 1 - tanh(Z1)², au carré.": lambda: dA1 * (1 - A1),
+    })
+
+
 def _derivative_verdict(name, g, X, y, params, cache, activation):
     """Pass, pass with 'error carried forward', or fail; returns the message of a pass."""
     label = DERIVATIVE_LABELS[name]
@@ -262,7 +291,8 @@ def _derivative_verdict(name, g, X, y, params, cache, activation):
         if not upstream_wrong:
             local = None
     want = numeric if local is None else local
-    hint = (_wrong_bias_shape_hint(name, got, want) or likely_mistake(got, want, X.shape[1]))
+    hint = (_wrong_bias_shape_hint(name, got, want) or _activation_mistake(name, got, g, cache, activation)
+            or likely_mistake(got, want, X.shape[1]))
     if got.shape != numeric.shape:
         fail(f"{label} a la forme {got.shape}, attendu {numeric.shape} (la forme de {name}).", hint)
     fail(f"{label} ne correspond pas aux différences finies centrées de la perte (erreur relative "
