@@ -744,6 +744,36 @@ def test_the_message_names_the_mistake_in_03(name):
         assert HINTS_03[name] in failed[gid], f"{gid}: {failed[gid]}"
 
 
+# The visible checks name the mistake too, for the student's own run (no grader): the
+# test cell's visible part, run on the mutant, says the same thing as the verdict.
+VISIBLE_HINTS_03 = {
+    "one_hot_whole_columns": ("test_one_hot", "des colonnes entières"),
+    "ce_sum_instead_of_mean": ("test_cross_entropy", "il manque le facteur 1/N"),
+    "ce_grad_wrong_sign": ("test_cross_entropy_grad", "le signe est inversé"),
+    "ce_grad_missing_1_over_N": ("test_cross_entropy_grad", "il manque le facteur 1/N"),
+    "hinge_counts_true_class": ("test_hinge_loss", "la bonne classe est comptée"),
+    "hinge_margin_sign": ("test_hinge_loss", "la marge δ est retranchée"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VISIBLE_HINTS_03))
+def test_the_visible_checks_of_03_name_the_mistake(name):
+    from nncourse.checks import CheckFailed
+    [mutant] = [m for m in catalogue("03_spiral_softmax") if m.name == name]
+    gid, hint = VISIBLE_HINTS_03[name]
+    nb = nbformat.read(course.SOURCE / "03_spiral_softmax" / "spiral_softmax.ipynb", as_version=4)
+    [cell] = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid]
+    visible = cell.source.split("### END HIDDEN TESTS\n")[-1]
+    for functions, should_fail in ((_functions("03_spiral_softmax"), False),
+                                   (_functions("03_spiral_softmax", mutant), True)):
+        with contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
+            if not should_fail:
+                exec(visible, dict(functions))
+                continue
+            with pytest.raises(CheckFailed, match=hint):
+                exec(visible, dict(functions))
+
+
 # An independent correct solution of 02, written differently from the reference: reshape
 # instead of view, clamp instead of minimum, a returned a (the same tensor), grads through
 # torch.autograd.grad on named layers, an SGD loop with set_to_none, MoonsNet on
