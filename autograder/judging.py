@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 
 from nbformat import NotebookNode
 
@@ -77,10 +78,18 @@ def _judge(check: Pending, sent: list) -> tuple[bool, str, str | None]:
     return passed, message, None
 
 
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def _kernel_error(output) -> NotebookNode:
-    """The kernel's error output, cut to its name and message (no traceback into library code)."""
+    """The kernel's error output, cut to its name and message (no traceback into library code).
+    When ``nncourse.messages`` wrote it in French (its lines start with ✘), those lines are the
+    message: a NameError then names the earlier cell that failed, a crash the line and shapes."""
     ename, evalue = str(output.get("ename", "Error"))[:200], str(output.get("evalue", ""))[:2000]
-    if ename == "NotImplementedError" and not evalue:
+    lines = [ANSI.sub("", str(line)) for line in (output.get("traceback") or [])[:20]]
+    if lines and lines[0].startswith("✘ ") and ename != "CheckFailed":
+        evalue = "\n".join(lines)[2:2000]
+    elif ename == "NotImplementedError" and not evalue:
         evalue = NOT_WRITTEN
     return _error(ename, evalue)
 

@@ -5,7 +5,8 @@ of numpy or torch, in English. :func:`install` (called when ``nncourse.checks`` 
 imported inside IPython) replaces it, for the kinds a student meets, by what to do:
 
 - an answer not written yet (``NotImplementedError``): which function, and where to write it;
-- a name not defined (``NameError``): an earlier cell was not run, or failed;
+- a name not defined (``NameError``): the earlier cell that creates it failed (that cell is
+  named, from the kernel's history), or was not run;
 - incompatible shapes (numpy and torch messages): the line of the student's code, and the
   shapes of the arrays it names;
 - anything else raised in the student's code: the line, and the error in one line.
@@ -92,6 +93,11 @@ def explain(exc: BaseException, tb=None) -> list[str] | None:
     found = _student_frame(tb)
     if isinstance(exc, NameError) and not isinstance(exc, UnboundLocalError):
         name = getattr(exc, "name", None) or str(exc)
+        cell = defining_cell(name, _executed_cells())
+        if cell:
+            return [f"✘ {name} n'est pas défini : la cellule qui le crée (« {cell} ») a été exécutée mais a échoué "
+                    f"avant de le créer.", "  Piste : corrigez d'abord cette cellule-là (son erreur est affichée "
+                    "sous elle), exécutez-la, puis exécutez de nouveau cette cellule-ci."]
         return [f"✘ {name} n'est pas défini : la cellule qui le crée, plus haut, n'a pas été exécutée ou a "
                 f"échoué.", "  Piste : exécutez les cellules au-dessus (menu Exécuter › Exécuter les cellules "
                 "au-dessus) et corrigez la première qui affiche une erreur."]
@@ -113,6 +119,47 @@ def explain(exc: BaseException, tb=None) -> list[str] | None:
                 f"  (message d'origine : {type(exc).__name__}: {message[:200]})"]
     return [f"✘ Dans {place}, ligne « {line} » : {type(exc).__name__}: {message[:300]}",
             "  (la trace complète : exécutez %tb dans une nouvelle cellule)"]
+
+
+def _executed_cells() -> list[str]:
+    """The sources of the cells this kernel has run, oldest first (IPython's ``In``)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    history = shell.user_ns.get("In", []) if shell is not None else []
+    return [c for c in history if isinstance(c, str)]
+
+
+def _names_bound(source: str) -> set[str]:
+    """The names a cell binds in the notebook's namespace (not a function's locals)."""
+    import ast
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    bound, todo = set(), list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+            continue                                 # its body binds locals, not notebook names
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            bound.add(node.id)
+        elif isinstance(node, ast.alias):
+            bound.add((node.asname or node.name).split(".")[0])
+        todo.extend(ast.iter_child_nodes(node))
+    return bound
+
+
+def defining_cell(name: str, cells: list[str]) -> str | None:
+    """The first line of the last cell run that binds ``name`` in the notebook's namespace
+    (``x = ...``, ``def x``, ``import x``), shortened; None if no cell run binds it (that
+    cell was never run)."""
+    for source in reversed(cells[:-1] if cells else cells):   # the last one is the failing cell itself
+        if name in _names_bound(source):
+            first = next((line.strip() for line in source.splitlines()
+                          if line.strip() and not line.strip().startswith("#")), "")
+            return first[:80] + ("…" if len(first) > 80 else "")
+    return None
 
 
 def where(exc: BaseException) -> str:

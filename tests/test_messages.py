@@ -70,6 +70,18 @@ def test_an_undefined_name_points_at_the_earlier_cells():
     assert lines[0].startswith("✘ params n'est pas défini : la cellule qui le crée")
 
 
+def test_an_undefined_name_names_the_cell_that_failed_to_create_it():
+    cells = ["import numpy as np\nX = np.ones(3)",
+             "# training\nparams, losses = train(X, y)\nprint(losses[-1])",
+             "def train(X, y):\n    weights = 1\n    return weights",
+             "accuracy(predict(X, params), y)"]          # the cell that raised, last
+    assert messages.defining_cell("params", cells) == "params, losses = train(X, y)"
+    assert messages.defining_cell("np", cells) == "import numpy as np"
+    assert messages.defining_cell("weights", cells) is None       # a function's local
+    assert messages.defining_cell("model", cells) is None          # never run
+    assert messages.defining_cell("accuracy", cells[-1:]) is None  # the failing cell itself is not counted
+
+
 def test_errors_raised_in_library_code_alone_keep_their_traceback():
     with pytest.raises(ValueError) as info:
         np.reshape(np.ones(5), (2, 2))
@@ -103,6 +115,11 @@ def test_in_ipython_the_french_line_replaces_the_traceback(capsys):
         shell.run_cell("int('x')")
         out = capsys.readouterr()
         assert "✘ Dans la cellule, ligne « int('x') » : ValueError" in out.out + out.err
+        shell.run_cell("trained = int('x')", store_history=True)   # fails before it creates its name
+        capsys.readouterr()
+        shell.run_cell("trained + 1", store_history=True)
+        out = capsys.readouterr()
+        assert "✘ trained n'est pas défini : la cellule qui le crée (« trained = int('x') »)" in out.out + out.err
     finally:
         shell.set_custom_exc((), None)
         InteractiveShell.clear_instance()

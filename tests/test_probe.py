@@ -377,6 +377,16 @@ def test_a_kernel_error_stands_and_is_not_tampering():
     assert outputs[0].evalue == "err(5) = 40, attendu 41" and not report["tampering"]
 
 
+def test_a_kernel_error_said_in_french_keeps_its_french_lines():
+    pending = Pending(square_check, seed=3)
+    error = {"output_type": "error", "ename": "NameError", "evalue": "name 'params' is not defined",
+             "traceback": ["\x1b[31m✘ params n'est pas défini : la cellule qui le crée (« params = train(X) ») a échoué",
+                           "  Piste : corrigez d'abord cette cellule-là"]}
+    outputs, _ = _apply(_notebook_with([error]), pending)
+    assert outputs[0].evalue.startswith("params n'est pas défini : la cellule qui le crée (« params = train(X) »)")
+    assert "Piste" in outputs[0].evalue and "\x1b" not in outputs[0].evalue
+
+
 def test_when_visible_and_hidden_checks_both_fail_the_verdict_names_the_mistake():
     # the hidden part runs first in a test cell: its data comes back even when the visible
     # asserts below it then fail, and the verdict's message (with its hint) is the one kept
