@@ -56,8 +56,11 @@ def _student_frame(tb):
 
 
 def _where(frame, lineno) -> tuple[str, str]:
-    name = frame.f_code.co_name
-    place = "la cellule" if name == "<module>" else f"{name}"
+    code = frame.f_code
+    # a method says its class (Linear.__init__, not __init__: every module of 05 has one);
+    # a function defined inside another one says its own name only
+    name = getattr(code, "co_qualname", code.co_name).rsplit("<locals>.", 1)[-1]
+    place = "la cellule" if code.co_name == "<module>" else name
     line = linecache.getline(frame.f_code.co_filename, lineno, frame.f_globals).strip()
     return place, line
 

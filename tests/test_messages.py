@@ -21,6 +21,13 @@ def backward(X, params):
 
 def scale(v):
     return v / 0
+
+class Linear:
+    def __init__(self, n):
+        raise NotImplementedError()
+
+    def backward(self, X, delta):
+        return X @ delta
 '''
 
 
@@ -44,6 +51,15 @@ def test_an_answer_not_written_yet_is_named(notebook):
     lines = _explained(notebook["err"], 3)
     assert lines == ["✘ err n'est pas encore écrite : dans sa cellule, remplacez raise NotImplementedError() par "
                      "votre code, exécutez-la, puis exécutez de nouveau cette cellule-ci."]
+
+
+def test_a_method_is_named_with_its_class(notebook):
+    lines = _explained(notebook["Linear"], 3)
+    assert lines[0].startswith("✘ Linear.__init__ n'est pas encore écrite : dans sa cellule")
+    linear = object.__new__(notebook["Linear"])
+    lines = _explained(linear.backward, np.ones((4, 3)), np.ones((4, 2)))
+    assert lines[0] == ("✘ Dans Linear.backward, ligne « return X @ delta » : produit matriciel impossible : "
+                        "X (4, 3), delta (4, 2).")
 
 
 def test_a_shape_error_shows_the_line_and_the_shapes(notebook):
