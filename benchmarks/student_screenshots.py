@@ -190,6 +190,13 @@ def verdict(text: str) -> tuple[bool, str]:
     return True, ""
 
 
+def remark(text: str) -> str:
+    """What the criterion lets through but a reader should know: the ✘ line broken over
+    several lines (an array printed in it)."""
+    extra = [line for line in text.splitlines()[1:] if not line.startswith(("  Piste", "  ("))]
+    return f"the ✘ line goes on over {len(extra)} more line(s) (a printed array)" if extra else ""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -355,7 +362,7 @@ def main(argv=None) -> int:
     finally:
         lab.stop()
 
-    lines = [f"# What the student sees when a test cell fails", "",
+    lines = ["# What the student sees when a test cell fails", "",
              f"Repository: `{repo}` ({commit}). Made by `benchmarks/student_screenshots.py`.", "",
              "Criterion: one French line naming the problem (starts with ✘; no `Traceback`, no "
              "`site-packages`, no `File \"` line; a `Piste :` line may follow).", ""]
@@ -365,7 +372,8 @@ def main(argv=None) -> int:
                   f"`{plan['mutant']}`; crash: `{plan['crash'][0]}` → `{plan['crash'][1]}`.", ""]
         for _, scenario, name, text, ok, why, image in (r for r in results if r[0] == a):
             mark = "yes" if ok else f"**NO** ({why})"
-            lines += [f"### {scenario}: one French line: {mark}", "",
+            note = remark(text)
+            lines += [f"### {scenario}: one French line: {mark}", "", *([f"Note: {note}.", ""] if note else []),
                       f"Screenshot: {f'[{image}]({image})' if image else '**none**'}", "", "```text",
                       text or "(no error output)", "```", ""]
     (out / "summary.md").write_text("\n".join(lines))
