@@ -1,7 +1,8 @@
-"""The SVG figures of 01 and 03, written by hand (geometry computed here, text in French).
+"""The SVG figures of 01, 03, 05 and 06, written by hand (geometry computed here, text in French).
 
 The notebooks inline them in their markdown cells as data URIs: fig-graph-f1, fig-graph-f2
-and fig-two-layer in 01_moons_numpy, fig-softmax-ce in 03_spiral_softmax. After changing a
+and fig-two-layer in 01_moons_numpy, fig-softmax-ce in 03_spiral_softmax, module_chain.svg in
+05_mlp (cell objectives), convolution.svg in 06_cnn_cifar10 (cell fig-convolution). After changing a
 figure, run this script (it writes the SVGs next to itself), put the file's base64 in the
 cell's image link (``![...](data:image/svg+xml;base64,<base64>)``; not a cell attachment,
 which graded copies lose), then ``python -m autograder release``.
@@ -210,3 +211,128 @@ def softmax_figure(out):
 
 
 softmax_figure("softmax_cross_entropy.svg")
+
+
+def module_chain(out):
+    """05: the network Linear -> TanH -> Linear -> Sigmoide and its loss as a chain of modules;
+    forward carries the inputs (black, left to right), backward_delta the gradients (red, right
+    to left), backward_update_gradient the parameters' gradients (red, down)."""
+    W, H = 1080, 430
+    s = head(W, H)
+    cy, bw, bh = 185, 108, 62
+    xs = [55, 215, 370, 525, 680, 850, 1020]
+    names = [None, ("Linear", "Z = XW + b"), ("TanH", "tanh"), ("Linear", "Z = XW + b"), ("Sigmoide", "σ"),
+             ("BCELoss", "coût"), None]
+    for x, nm in zip(xs, names):
+        if nm is None:
+            continue
+        s += box(x, cy, bw, bh, fill="#eaf1fb" if nm[0] == "BCELoss" else GREY)
+        s += text(x, cy - 5, nm[0], 16, weight="bold") + text(x, cy + 15, nm[1], 12, "#555555")
+    s += text(xs[0], cy + 5, "X", 20, weight="bold")
+    s += text(xs[6], cy + 5, "L", 20, weight="bold")
+    s += text(xs[6], cy + 25, "(batch,)", 11, "#555555")
+    fwd = ["X", "Z" + sup("1"), "A" + sup("1"), "Z" + sup("2"), "ŷ", ""]
+    bwd = ["∂L/∂X", "∂L/∂Z" + sup("1"), "∂L/∂A" + sup("1"), "∂L/∂Z" + sup("2"), "∂L/∂ŷ"]
+    for i in range(6):
+        a = xs[i] + (bw / 2 if names[i] else 18)
+        b = xs[i + 1] - (bw / 2 if names[i + 1] else 18)
+        s += arrow(a, cy - 14, b - 2, cy - 14)
+        if fwd[i]:
+            s += text((a + b) / 2, cy - 22, fwd[i], 14)
+        if i < 5:
+            s += arrow(b, cy + 14, a + 2, cy + 14, RED)
+            s += text((a + b) / 2, cy + 48, bwd[i], 13, RED)
+            s += f'<line x1="{(a + b) / 2:.1f}" y1="{cy + 35}" x2="{(a + b) / 2:.1f}" y2="{cy + 19}" stroke="{RED}" stroke-width="0.8"/>\n'
+    # the supervision enters the loss from above
+    py = 68
+    s += box(xs[5], py, 60, 40, fill="white") + text(xs[5], py + 6, "y", 16, weight="bold")
+    s += arrow(xs[5], py + 20, xs[5], cy - bh / 2 - 2)
+    # parameters above the two Linear modules, their gradients below
+    gy = 318
+    for i, k in ((1, "1"), (3, "2")):
+        x = xs[i]
+        s += box(x, py, 96, 40, fill="white")
+        s += text(x, py + 6, "W" + sup(k) + ", b" + sup(k), 15, weight="bold")
+        s += arrow(x, py + 20, x, cy - bh / 2 - 2)
+        s += box(x, gy, 128, 40, fill="white", stroke=RED)
+        s += text(x, gy + 6, "∂L/∂W" + sup(k) + ", ∂L/∂b" + sup(k), 13, RED)
+        s += arrow(x, cy + bh / 2, x, gy - 22, RED, dashed=True)
+        s += text(x + 8, gy - 30, "backward_update_gradient(entrée, δ)", 11, RED, "start", style="italic")
+    # method names
+    s += text(xs[2], cy - 50, "forward(entrée) → sortie", 13, BLACK, style="italic")
+    s += text(xs[5] + bw / 2 + 8, cy - 40, "forward(y, ŷ)", 12, BLACK, "start", style="italic")
+    s += text(xs[2], cy + 78, "backward_delta(entrée, δ) → ∂L/∂entrée", 12, RED, style="italic")
+    s += text(xs[5] + 5, cy + 78, "backward(y, ŷ) → ∂L/∂ŷ", 12, RED, "start", style="italic")
+    s += text(20, H - 34, "en noir, la passe avant : chaque module reçoit l'entrée du précédent (Sequentiel la mémorise) ;",
+              13, BLACK, "start")
+    s += text(20, H - 12, "en rouge, la passe arrière, de droite à gauche : chaque module renvoie ∂L/∂entrée au précédent "
+              "et ajoute le gradient de ses paramètres dans _gradient", 13, RED, "start")
+    open(out, "w").write(s + "</svg>\n")
+
+
+module_chain("module_chain.svg")
+
+
+def convolution_figure(out):
+    """06: one convolution layer over a 3x32x32 image: a filter (3, 3, 3) sees all the input
+    channels of one padded window, gives one number per position; one output map per filter."""
+    W, H = 1000, 420
+    s = head(W, H)
+
+    def stack(x0, y0, size, n, dx, dy, fills, labels=None):
+        r = ""
+        for i in reversed(range(n)):
+            x, y = x0 + i * dx, y0 + i * dy
+            r += f'<rect x="{x:.1f}" y="{y:.1f}" width="{size}" height="{size}" fill="{fills[i % len(fills)]}" stroke="{BLACK}" stroke-width="1.2"/>\n'
+        return r
+
+    # input: 3 channels with a padding border of zeros (drawn dashed)
+    size, pad = 190, 10
+    x0, y0 = 70, 95
+    for i, fill in reversed(list(enumerate(["#f6d5d1", "#d7ecd5", "#d3e0f3"]))):
+        x, y = x0 + i * 18, y0 + i * 18
+        s += f'<rect x="{x - pad:.1f}" y="{y - pad:.1f}" width="{size + 2 * pad}" height="{size + 2 * pad}" fill="white" stroke="#888888" stroke-width="1" stroke-dasharray="4,3"/>\n'
+        s += f'<rect x="{x:.1f}" y="{y:.1f}" width="{size}" height="{size}" fill="{fill}" stroke="{BLACK}" stroke-width="1.2"/>\n'
+    s += text(x0 + 18 + size / 2, 50, "image (3, 32, 32)", 15, weight="bold")
+    s += text(x0 + 18 + size / 2, 70, "rouge, vert, bleu ; marge p = 1 de zéros (pointillés)", 12, "#555555")
+    # the window the filter covers: 3 x 3 pixels (3/32 of the side) on each of the 3 channels
+    cell = size / 32
+    wx, wy = 9 * cell, 12 * cell
+    for i in reversed(range(3)):
+        x, y = x0 + wx + i * 4, y0 + wy + i * 4
+        s += f'<rect x="{x:.1f}" y="{y:.1f}" width="{3 * cell:.1f}" height="{3 * cell:.1f}" fill="{["#e8a49c", "#a9d3a3", "#a3bde3"][i]}" stroke="{RED}" stroke-width="1.5"/>\n'
+    s += text(x0 + wx + 1.5 * cell, y0 + wy - 8, "fenêtre (3, 3, 3)", 12, RED)
+    # the filter
+    fx, fy, fs = 420, 150, 54
+    s += stack(fx, fy, fs, 3, 10, 10, ["#f6d5d1", "#d7ecd5", "#d3e0f3"])
+    for i in range(3):
+        for a in (1, 2):
+            x, y = fx + i * 10, fy + i * 10
+            s += f'<line x1="{x + a * fs / 3:.1f}" y1="{y:.1f}" x2="{x + a * fs / 3:.1f}" y2="{y + fs:.1f}" stroke="#777777" stroke-width="0.6"/>\n'
+            s += f'<line x1="{x:.1f}" y1="{y + a * fs / 3:.1f}" x2="{x + fs:.1f}" y2="{y + a * fs / 3:.1f}" stroke="#777777" stroke-width="0.6"/>\n'
+    s += text(fx + 37, fy - 30, "filtre j : (3, 3, 3)", 14, weight="bold")
+    s += text(fx + 37, fy - 12, "27 poids + un biais b" + sub("j"), 12, "#555555")
+    s += arrow(x0 + wx + 3 * cell + 12, y0 + wy + 1.5 * cell + 4, fx - 8, fy + 30, RED, dashed=True)
+    s += text(fx + 37, fy + 100, "Σ (fenêtre ⊙ filtre) + b" + sub("j"), 13, RED)
+    s += text(fx + 37, fy + 118, "= un nombre", 13, RED)
+    # output: c_out maps, one per filter
+    ox, oy, osz, n = 650, 105, 150, 5
+    s += stack(ox, oy, osz, n, 14, 14, ["#eeeeee", "#e4e4e4"])
+    jx, jy = ox, oy
+    s += f'<rect x="{ox}" y="{oy}" width="{osz}" height="{osz}" fill="none" stroke="{RED}" stroke-width="2"/>\n'
+    s += text(ox + 6, oy + 18, "carte j", 12, RED, "start")
+    ocell = osz / 32
+    s += f'<rect x="{jx + 10 * ocell:.1f}" y="{jy + 13 * ocell:.1f}" width="{ocell:.1f}" height="{ocell:.1f}" fill="{RED}" stroke="{RED}"/>\n'
+    s += arrow(fx + 84, fy + 40, jx + 10 * ocell - 3, jy + 13 * ocell + ocell / 2, RED)
+    s += text(ox + 100, 50, "sortie (c" + sub("out") + ", 32, 32)", 15, weight="bold")
+    s += text(ox + 100, 70, "une carte 32×32 par filtre ; le nombre va dans la carte j", 12, "#555555")
+    s += text(ox + 110, oy + osz + n * 14 + 20, "32 = ⌊(32 + 2·1 − 3) / 1⌋ + 1", 13)
+    # legend
+    s += text(20, H - 34, "nn.Conv2d(3, c_out, 3, padding=1) : chaque filtre voit les trois canaux d'une fenêtre 3×3 "
+              "et glisse sur toutes les positions (pas s = 1) ;", 13, BLACK, "start")
+    s += text(20, H - 12, "les mêmes 27 poids servent partout (partage des poids) : c_out × (3×3×3 + 1) paramètres, "
+              "quelle que soit la taille de l'image.", 13, BLACK, "start")
+    open(out, "w").write(s + "</svg>\n")
+
+
+convolution_figure("convolution.svg")
