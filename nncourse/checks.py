@@ -63,10 +63,17 @@ def check_close(name: str, got, expected, rtol: float = 1e-6, atol: float = 1e-9
     if got_arr.shape != exp_arr.shape:
         fail(f"{name} a la forme {got_arr.shape}, attendu {exp_arr.shape}.", hint)
     if not np.allclose(got_arr, exp_arr, rtol=rtol, atol=atol):
-        worst = np.max(np.abs(got_arr - exp_arr))
-        shown = np.array2string(got_arr, precision=4, threshold=8)
-        want = np.array2string(exp_arr, precision=4, threshold=8)
-        fail(f"{name} = {shown}, attendu {want} (écart max {worst:.3g}).", hint)
+        gap = np.abs(got_arr - exp_arr)
+        gap = np.where(np.isnan(gap), np.inf, gap)
+        worst = float(np.max(gap))
+        if got_arr.ndim <= 1 and got_arr.size <= 8:       # short enough for one line
+            shown = np.array2string(got_arr, precision=4, max_line_width=10 ** 4)
+            want = np.array2string(exp_arr, precision=4, max_line_width=10 ** 4)
+            fail(f"{name} = {shown}, attendu {want} (écart max {worst:.3g}).", hint)
+        at = np.unravel_index(int(np.argmax(gap)), gap.shape)
+        wrong = int(np.sum(~np.isclose(got_arr, exp_arr, rtol=rtol, atol=atol)))
+        fail(f"{name} (forme {got_arr.shape}) : {wrong} valeur(s) sur {got_arr.size} fausse(s) ; la plus éloignée, "
+             f"en {list(map(int, at))}, vaut {got_arr[at]:.4g} au lieu de {exp_arr[at]:.4g}.", hint)
 
 
 def check_true(condition: bool, message: str, hint: str | None = None) -> None:

@@ -156,3 +156,16 @@ def test_a_graded_call_that_crashes_names_the_line_and_the_shapes(notebook):
     assert message.startswith("backward : produit matriciel impossible dans backward, ligne « dW1 = X.T @ dZ1 + "
                               "params[\"b1\"] » (X.T (2, 200), dZ1 (100, 30), params[\"b1\"] (1, 30)).")
     assert "Piste : A @ B" in message and "(graine 1)" in message
+
+
+def test_a_wrong_matrix_is_said_in_one_line():
+    want = np.arange(50.0).reshape(5, 10)
+    got = want.copy()
+    got[3, 7] += 2.5
+    got[0, 0] += 0.5
+    with pytest.raises(CheckFailed) as info:
+        check_close("forward(X, W, b)", got, want)
+    first = info.value._render_traceback_()[0]
+    assert first == ("\x1b[31m✘ forward(X, W, b) (forme (5, 10)) : 2 valeur(s) sur 50 fausse(s) ; la plus éloignée, "
+                     "en [3, 7], vaut 39.5 au lieu de 37.\x1b[0m")
+    assert len(info.value._render_traceback_()) == 1
