@@ -1,7 +1,8 @@
-"""The SVG figures of 01, 03, 05 and 06, written by hand (geometry computed here, text in French).
+"""The SVG figures of the six notebooks, written by hand (geometry computed here, text in French).
 
 The notebooks inline them in their markdown cells as data URIs: fig-graph-f1, fig-graph-f2
-and fig-two-layer in 01_moons_numpy, fig-softmax-ce in 03_spiral_softmax, module_chain.svg in
+and fig-two-layer in 01_moons_numpy, autograd_graph.svg in 02_moons_pytorch (cell fig-autograd),
+fig-softmax-ce in 03_spiral_softmax, logistic_regression.svg in 04_mnist_logreg (cell fig-model), module_chain.svg in
 05_mlp (cell objectives), convolution.svg in 06_cnn_cifar10 (cell fig-convolution). After changing a
 figure, run this script (it writes the SVGs next to itself), put the file's base64 in the
 cell's image link (``![...](data:image/svg+xml;base64,<base64>)``; not a cell attachment,
@@ -58,9 +59,9 @@ def shorten(x1, y1, x2, y2, a, b):
     return x1 + a * ux, y1 + a * uy, x2 - b * ux, y2 - b * uy
 
 
-def small_graph(name, point, nodes, out, edges, f_label, f_value):
+def small_graph(name, point, nodes, out, edges, f_label, f_value, footer=None):
     """Two inputs, two intermediate blocks, one output; forward values in blue, local
-    derivatives in red on each edge."""
+    derivatives in red on each edge. ``footer``: two (text, color) lines under the graph."""
     W, H = 780, 320
     s = head(W, H)
     X0, X1 = (70, 80), (70, 220)
@@ -95,8 +96,10 @@ def small_graph(name, point, nodes, out, edges, f_label, f_value):
     # the seed of the backward pass
     s += arrow(F[0] + 140, F[1], F[0] + 77, F[1], RED)
     s += text(F[0] + 112, F[1] - 10, "∂f/∂f = 1", 13, RED)
-    s += text(20, H - 30, "passe avant : la valeur de chaque bloc (en bleu, au point " + f"({point[0]}, {point[1]}))".replace("-", "−"), 13, BLUE, "start")
-    s += text(20, H - 8, "passe arrière : la dérivée locale portée par chaque arête (en rouge), multipliée par ce qui revient de la sortie", 13, RED, "start")
+    footer = footer or [("passe avant : la valeur de chaque bloc (en bleu, au point " + f"({point[0]}, {point[1]}))".replace("-", "−"), BLUE),
+                        ("passe arrière : la dérivée locale portée par chaque arête (en rouge), multipliée par ce qui revient de la sortie", RED)]
+    s += text(20, H - 30, footer[0][0], 13, footer[0][1], "start")
+    s += text(20, H - 8, footer[1][0], 13, footer[1][1], "start")
     open(out, "w").write(s + "</svg>\n")
 
 
@@ -117,6 +120,71 @@ small_graph("f2", (3, -1),
              ("x1", "y1", "∂y₁/∂x₁ = signe(x₁)", 0.45, 18),
              ("y0", "f", "∂f/∂y₀ = 2(y₀ + y₁)", 0.5, -6), ("y1", "f", "∂f/∂y₁ = 2(y₀ + y₁)", 0.5, 18)],
             "f = (y" + sub("0") + " + y" + sub("1") + ")²", "= 4")
+
+
+small_graph("autograd", (2, 1),
+            [("y" + sub("0") + " = 2x" + sub("0") + " + 5x" + sub("1"), "= 9 · AddBackward0"),
+             ("y" + sub("1") + " = 3x" + sub("0") + "x" + sub("1"), "= 6 · MulBackward0")],
+            "autograd_graph.svg",
+            [("x0", "y0", "∂y₀/∂x₀ = 2", 0.45, -8), ("x1", "y0", "∂y₀/∂x₁ = 5", 0.78, 18),
+             ("x0", "y1", "∂y₁/∂x₀ = 3x₁", 0.78, -8), ("x1", "y1", "∂y₁/∂x₁ = 3x₀", 0.45, 18),
+             ("y0", "f", "∂f/∂y₀ = y₁", 0.5, -6), ("y1", "f", "∂f/∂y₁ = y₀", 0.5, 18)],
+            "f = y" + sub("0") + " · y" + sub("1"), "= 54 · MulBackward0",
+            footer=[("x₀, x₁ : feuilles (requires_grad=True) ; en bleu, la valeur et le .grad_fn de chaque résultat", BLUE),
+                    ("f.backward() remonte le graphe : x0.grad = 2·6 + 9·3 = 39, x1.grad = 5·6 + 9·6 = 84", RED)])
+
+
+def logistic_regression(out):
+    """04: the shapes of the batch through the model, forward in black, the gradients in red."""
+    W, H = 1000, 360
+    s = head(W, H)
+    cy, bw, bh = 190, 150, 76
+    xs = [215, 420, 625, 830]
+    nodes = [("X", "N images aplaties", "(N, 784)"),
+             ("S", "XW + b", "(N, 10)"),
+             ("Ŷ", "softmax par ligne", "(N, 10)"),
+             ("L", "−(1/N) Σ log ŷ" + sub("i, y*"), "un nombre")]
+    for x, (name, formula, shape) in zip(xs, nodes):
+        s += box(x, cy, bw, bh, fill="#eaf1fb" if name == "L" else GREY)
+        s += text(x, cy - 14, name, 18, weight="bold")
+        s += text(x, cy + 8, formula, 12)
+        s += text(x, cy + 27, shape, 12, "#555555")
+    for a, b in zip(xs[:3], xs[1:4]):
+        s += arrow(a + bw / 2, cy - 14, b - bw / 2 - 2, cy - 14)
+    s += arrow(xs[3] - bw / 2, cy + 14, xs[2] + bw / 2 + 2, cy + 14, RED)
+    s += arrow(xs[2] - bw / 2, cy + 14, xs[1] + bw / 2 + 2, cy + 14, RED)
+    s += text((xs[1] + xs[2]) / 2, cy + 66, "∂L/∂S = (Ŷ − Y*)/N", 13, RED)
+    s += f'<line x1="{(xs[1] + xs[2]) / 2:.1f}" y1="{cy + 52}" x2="{(xs[1] + xs[2]) / 2:.1f}" y2="{cy + 19}" stroke="{RED}" stroke-width="0.8"/>\n'
+    # parameters above S, labels above L, an image before X
+    py = 58
+    for dx, n, sh, grad in ((-45, "W", "(784, 10)", "∂L/∂W = Xᵀ(Ŷ − Y*)/N"), (45, "b", "(10,)", "∂L/∂b = moyenne des lignes de Ŷ − Y*")):
+        px = xs[1] + dx
+        s += box(px, py, 78, 46, fill="white")
+        s += text(px, py - 2, n, 17, weight="bold") + text(px, py + 16, sh, 11, "#555555")
+        s += arrow(px - 6, py + 23, px - 6, cy - bh / 2 - 2)
+        s += arrow(px + 6, cy - bh / 2, px + 6, py + 25, RED)
+        anchor, lx = ("end", px - 44) if dx < 0 else ("start", px + 44)
+        s += text(lx, py + 4, grad, 12, RED, anchor)
+    s += box(xs[3], py, 96, 46, fill="white")
+    s += text(xs[3], py - 2, "Y*", 17, weight="bold") + text(xs[3], py + 16, "one-hot (N, 10)", 11, "#555555")
+    s += arrow(xs[3], py + 23, xs[3], cy - bh / 2 - 2)
+    # one image, 28 x 28, becomes a row of 784
+    gx, gy, g = 18, 148, 3.0
+    s += f'<rect x="{gx}" y="{gy}" width="{28 * g}" height="{28 * g}" fill="white" stroke="{BLACK}" stroke-width="1.2"/>\n'
+    for k in range(1, 4):
+        s += f'<line x1="{gx}" y1="{gy + k * 7 * g}" x2="{gx + 28 * g}" y2="{gy + k * 7 * g}" stroke="#bbbbbb" stroke-width="0.8"/>\n'
+    s += text(gx + 14 * g, gy - 10, "une image 28 × 28", 12)
+    s += text(gx + 14 * g, gy + 28 * g + 18, "= une ligne de X", 12)
+    s += text(gx + 14 * g, gy + 28 * g + 34, "(784 nombres)", 11, "#555555")
+    s += arrow(gx + 28 * g + 4, cy, xs[0] - bw / 2 - 2, cy, dashed=True)
+    s += text(20, H - 34, "en noir, la passe avant d'un lot de N images : une ligne par image, une colonne de W "
+              "(et un biais) par classe ;", 13, BLACK, "start")
+    s += text(20, H - 12, "en rouge, les gradients du lot : tout part de Ŷ − Y* (forme (N, 10)), "
+              "chaque gradient a la forme de ce qu'il dérive", 13, RED, "start")
+    open(out, "w").write(s + "</svg>\n")
+
+
+logistic_regression("logistic_regression.svg")
 
 
 def network(out):
