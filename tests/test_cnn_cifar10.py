@@ -1,4 +1,5 @@
-"""Fast tests of notebook 06's weight-file checks (no nbgrader, no training).
+"""Fast tests of notebook 06's weight-file checks and of the training-loop checks it shares
+with 05 (no nbgrader, no training).
 
 Each bad file a student could hand in must give a clear French CheckFailed (zero for the
 accuracy test), never another exception, and is read by the grader only with
@@ -199,3 +200,84 @@ def test_untrained_weights_fail_the_threshold(tmp_path, good_state):
     torch.save(good_state, path)
     passed, message = _graded(ReferenceCNN, path)
     assert not passed and "exactitude" in message
+
+
+# ------------------------------------- the training-loop checks 06 shares with 05 (concepts.training)
+def _check(gid):
+    from autograder import judging
+    return judging.checks_of("06_cnn_cifar10")[gid]
+
+
+def _train_epoch(step_per_epoch=False, step=True):
+    def train_epoch(model, x, y, optimizer, loss_fn, batch_size=256, scheduler=None, progress=True):
+        model.train()
+        perm = torch.randperm(len(x))
+        total = 0.0
+        for start in range(0, len(x), batch_size):
+            idx = perm[start:start + batch_size]
+            loss = loss_fn(model(x[idx]), y[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None and step and not step_per_epoch:
+                scheduler.step()
+            total += loss.item() * len(idx)
+        if scheduler is not None and step_per_epoch:
+            scheduler.step()
+        return total / len(x)
+    return train_epoch
+
+
+def test_train_epoch_check_replays_the_scheduler_step_by_step():
+    for seed in range(4):
+        ok, message = run_locally(_check("test_train_epoch"), seed=seed, train_epoch=_train_epoch())
+        assert ok, message
+    ok, message = run_locally(_check("test_train_epoch"), seed=1, train_epoch=_train_epoch(step=False))
+    assert not ok and "scheduler.step() oublié" in message, message
+    ok, message = run_locally(_check("test_train_epoch"), seed=1, train_epoch=_train_epoch(step_per_epoch=True))
+    assert not ok and "une fois par époque" in message, message
+
+
+def _evaluate(eval_mode=True, no_grad=True, weighted=True):
+    def evaluate(model, x, y, loss_fn, batch_size=1000):
+        import contextlib
+        if eval_mode:
+            model.eval()
+        losses, sizes, correct = [], [], 0
+        with torch.no_grad() if no_grad else contextlib.nullcontext():
+            for start in range(0, len(x), batch_size):
+                xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+                scores = model(xb)
+                losses.append(loss_fn(scores, yb).item())
+                sizes.append(len(yb))
+                correct += (scores.argmax(dim=1) == yb).sum().item()
+        loss = sum(a * b for a, b in zip(losses, sizes)) / len(x) if weighted else sum(losses) / len(losses)
+        return loss, correct / len(x)
+    return evaluate
+
+
+def test_evaluate_check_sees_eval_mode_and_no_grad_through_the_monitor():
+    for seed in range(4):
+        ok, message = run_locally(_check("test_evaluate"), seed=seed, evaluate=_evaluate())
+        assert ok, message
+    ok, message = run_locally(_check("test_evaluate"), seed=2, evaluate=_evaluate(no_grad=False))
+    assert not ok and "torch.no_grad()" in message, message     # numbers returned: only the Monitor sees it
+    ok, message = run_locally(_check("test_evaluate"), seed=2, evaluate=_evaluate(eval_mode=False))
+    assert not ok and "model.eval()" in message, message
+
+
+def test_evaluate_check_names_unweighted_batch_means():
+    for seed in range(4):      # the check makes the last batch smaller
+        ok, message = run_locally(_check("test_evaluate"), seed=seed, evaluate=_evaluate(weighted=False))
+        assert not ok and "moyenne des coûts des lots" in message, message
+
+
+def test_normalize_check_names_statistics_broadcast_on_the_last_axis():
+    def normalize(images, mean, std):
+        return (images.to(torch.float32) / 255.0 - mean) / std        # (3,) broadcast on the width
+    ok, message = run_locally(_check("test_normalize"), seed=3, normalize=normalize)
+    assert not ok and "canal par canal" in message, message
+
+    def normalize_ok(images, mean, std):
+        return (images.float() / 255 - mean[:, None, None]) / std[:, None, None]
+    assert run_locally(_check("test_normalize"), seed=3, normalize=normalize_ok)[0]

@@ -5,10 +5,11 @@
 One submodule per concern; importing the package registers every check under
 "cnn_cifar10":
 
-- ``data``: channel statistics, normalisation, the dataset's MEAN / STD / x_test (the
-  grader reads CIFAR-10 itself for the expected values);
-- ``loops``: train_epoch (two SGD steps replayed exactly, and "learns" on a small CNN),
-  evaluate, predict (eval mode and no_grad seen by a ``Monitor`` layer), the baselines;
+- ``data``: channel statistics, normalisation (shared with 05, ``concepts.training``), the
+  dataset's MEAN / STD / x_test (the grader reads CIFAR-10 itself for the expected values);
+- ``loops``: train_epoch (one epoch of minibatches with a scheduler replayed exactly, the
+  check shared with 05, and "learns" on a small CNN), evaluate (shared with 05), predict
+  (eval mode and no_grad seen by a ``Monitor`` layer), the baselines;
 - ``layers``: convolution output size, parameter count, conv2d and max-pooling in numpy;
 - ``models``: LeNet5, SeedNet, MyCNN's architecture (summaries), augment;
 - ``weights``: the handed-in ``cnn_weights.pt`` (read only with ``weights_only=True``) and

@@ -1,8 +1,8 @@
-"""06, part 1: per-channel statistics, normalisation, the dataset's statistics.
+"""06, part 1: per-channel statistics, normalisation (the check shared with 05,
+``concepts.training.normalize_pixels``), the dataset's statistics.
 
 The grader reads CIFAR-10 itself (``grader_cifar``) for the expected statistics; the
-kernel only sends what the student's code computed. Verdict functions are parameter-driven
-(``channel_stats_verdict``, ``normalize_verdict``) so a shared concept can replace them.
+kernel only sends what the student's code computed.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import functools
 import numpy as np
 
 from ..common import check_close, fail, named_mistake
+from ..concepts import training
 from ..probing import Call, Tensor, check
 
 
@@ -84,21 +85,6 @@ def channel_stats_verdict(value, x_u8, what="channel_stats(x)"):
                 hint=hint or "écart-type par canal sur les axes (0, 2, 3).")
 
 
-def normalize_verdict(value, x_u8, mean, std, what="normalize(x, mean, std)"):
-    got = np.asarray(value, dtype=np.float64)
-    want = normalized(x_u8, mean, std)
-    x = np.asarray(x_u8, dtype=np.float64)
-    hint = named_mistake(got, {
-        "normalize n'a pas divisé les pixels par 255 : x / 255, puis (x - mean) / std canal par canal.":
-            lambda: (x - np.reshape(mean, (1, 3, 1, 1))) / np.reshape(std, (1, 3, 1, 1)),
-        "mean et std s'appliquent canal par canal : vus comme (1, 3, 1, 1), pas (3,) sur le dernier axe.":
-            lambda: (x / 255 - np.reshape(mean, (1, 1, 1, 3))) / np.reshape(std, (1, 1, 1, 3)) if x.shape[3] == 3
-            else None,
-    }, rtol=1e-4, atol=1e-4)
-    check_close(what, got, want, rtol=1e-4, atol=1e-4,
-                hint=hint or "(x / 255 - mean) / std, avec mean et std vus comme (1, 3, 1, 1) pour le broadcasting.")
-
-
 @check("test_channel_stats")
 def channel_stats_per_channel(rng):
     """channel_stats(images uint8) is the per-channel mean and std of the pixels / 255, as tensors."""
@@ -109,19 +95,10 @@ def channel_stats_per_channel(rng):
     return "channel_stats est correcte."
 
 
-@check("test_normalize")
-def normalize_per_channel(rng):
-    """normalize(x uint8, mean, std) is the float32 tensor (x / 255 - mean) / std per channel."""
-    x = random_images(rng, int(rng.integers(5, 12)))
-    mean = rng.uniform(0.3, 0.6, size=3).astype(np.float32)
-    std = rng.uniform(0.15, 0.3, size=3).astype(np.float32)
-    [r] = yield [Call("normalize", (Tensor(x), Tensor(mean), Tensor(std)), facts=True)]
-    f = tensor_facts(r, 0, "normalize(...)")
-    if f["dtype"] != "torch.float32":
-        fail(f"normalize renvoie le type {f['dtype']}, attendu torch.float32.",
-             "convertissez les pixels avec .float() (ou .to(torch.float32)).")
-    normalize_verdict(r.value, x, mean, std)
-    return "normalize est correcte."
+# normalize(images, mean, std): the check shared with 05 (``concepts.training``), on images as
+# wide as they have channels, so that statistics broadcast on the last axis are named.
+check("test_normalize", module=__name__)(functools.partial(
+    training.normalize_pixels, fn="normalize", shape=(3, 5, 3), mean=None, std=None, stats_args=True))
 
 
 def shifted_images(rng, n, offsets) -> np.ndarray:

@@ -1,19 +1,23 @@
 """06, part 2 and 3: the training loop (train_epoch), evaluate, predict, the baselines.
 
-Behaviour is judged by its consequences, recomputed here: the kernel runs the student's
-loop on a network built from the grader's weights (``Sequential``) and sends back its state
-dict; the grader replays the same steps itself. A ``Monitor`` layer in those networks
-counts the forward passes made in training mode and with gradients enabled, so
-``model.train()``, ``model.eval()`` and ``torch.no_grad()`` are seen in the state dict.
-The verdict functions take parameters (network, data, step) so that the shared training
-concepts can take them over.
+train_epoch (one epoch of minibatches with a scheduler, replayed exactly) and evaluate are
+the checks shared with 05 (``concepts.training``), registered here with 06's signatures;
+"learns" (a small CNN on CIFAR images), predict and the baselines are 06's own. Behaviour
+is judged by its consequences, recomputed here: the kernel runs the student's code on a
+network built from the grader's weights (``Sequential``) and sends back its state dict. A
+``Monitor`` layer in those networks counts the forward passes made in training mode and
+with gradients enabled, so ``model.eval()`` and ``torch.no_grad()`` are seen in the state
+dict (``training.monitor_verdict``).
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from ..common import check_close, fail, named_mistake
+from ..common import fail
+from ..concepts import training
 from ..probing import Call, ModuleState, Of, Sequential, Tensor, check
 from .data import grader_cifar, normalized, stats_of
 
@@ -33,8 +37,8 @@ LEARN_RATIO = 0.95
 LEARN_LR = 0.05
 LEARN_BATCH = 64
 
-STEP_LR = 0.5          # train_epoch check: full-batch SGD step
-STEP_GAMMA = 0.5       # the scheduler halves the step at each scheduler.step()
+STEP_GAMMA = 0.8       # train_epoch check: the scheduler multiplies the step by 0.8 at each scheduler.step()
+EVAL_BATCH = 16        # evaluate check: batches of 16 over 40 to 69 examples
 
 
 # ------------------------------------------------------------------ networks
@@ -80,96 +84,12 @@ def load(net, state: ModuleState, what: str):
     return net
 
 
-def monitor_counts(state: ModuleState, prefix="0.") -> dict:
-    return {k: int(np.asarray(state.state.get(prefix + k, -1)).reshape(-1)[0])
-            for k in ("calls", "train_calls", "grad_calls")}
-
-
-def parameters(net) -> list:
-    return [p.detach().clone() for p in net.parameters()]
-
-
 # ------------------------------------------------------------ 2. train_epoch
-def sgd_replay(layers, x, y, lr, epochs, gamma=1.0, zero_grad=True, softmax=False, dtype="f8"):
-    """What full-batch epochs of SGD give from ``layers``: [(mean loss, parameters)] per
-    epoch, the step multiplied by ``gamma`` after each one (the scheduler). ``zero_grad``
-    False: gradients accumulate; ``softmax``: the loss of softmax probabilities."""
-    import torch
-    import torch.nn.functional as F
-    net = build(tuple(layer for layer in layers if layer[0] != "Monitor"), dtype)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    out = []
-    for epoch in range(epochs):
-        scores = net(xt)
-        loss = F.cross_entropy(torch.softmax(scores, dim=1) if softmax else scores, yt)
-        if zero_grad:
-            net.zero_grad()
-        loss.backward()
-        with torch.no_grad():
-            for p in net.parameters():
-                p -= lr * gamma ** epoch * p.grad
-        out.append((float(loss.detach()), parameters(net)))
-    return out
-
-
-def train_epoch_verdict(results, layers, x, y, lr, gamma):
-    """Two full-batch epochs of the student's train_epoch (results: the call and its repeat)
-    against the reference replay: returned losses, parameters after each epoch, train mode,
-    one scheduler step per batch."""
-    import torch
-    want = sgd_replay(layers, x, y, lr, 2, gamma)
-    mistakes = {
-        "il manque optimizer.zero_grad() : les gradients s'accumulent d'un lot à l'autre.":
-            lambda: sgd_replay(layers, x, y, lr, 2, gamma, zero_grad=False),
-        "la perte est calculée sur des probabilités : pas de softmax avant CrossEntropyLoss (elle l'applique déjà).":
-            lambda: sgd_replay(layers, x, y, lr, 2, gamma, softmax=True),
-        "appelez scheduler.step() après chaque optimizer.step() (si scheduler n'est pas None).":
-            lambda: sgd_replay(layers, x, y, lr, 2, 1.0),
-    }
-    got_states = [results.after[0] if results.after else None] + [a.after[0] if a.after else None
-                                                                  for a in results.again]
-    got_losses = [results.value] + [a.value for a in results.again]
-    for epoch, (state, ret) in enumerate(zip(got_states, got_losses)):
-        counts = monitor_counts(state) if isinstance(state, ModuleState) else {}
-        if counts.get("train_calls", 0) <= 0:
-            fail("le modèle était en mode évaluation pendant l'entraînement.",
-                 "appelez model.train() au début de train_epoch (dropout et batch norm en dépendent).")
-        if ret is None:
-            fail("train_epoch ne renvoie rien.", "renvoyez la perte moyenne de l'époque (un float).")
-        try:
-            ret = float(np.asarray(ret, dtype=np.float64).reshape(()))
-        except (TypeError, ValueError):
-            fail(f"train_epoch doit renvoyer un nombre (la perte moyenne), reçu {type(ret).__name__}.")
-        net = load(build(layers, "f8", training=False), state, "train_epoch")
-        got = torch.cat([p.detach().reshape(-1) for p in net.parameters()]).numpy()
-
-        def flat(run):
-            return torch.cat([p.reshape(-1) for p in run[epoch][1]]).numpy()
-        if not np.allclose(got, flat(want), rtol=1e-7, atol=1e-10):
-            hint = named_mistake(got, {h: (lambda c=c: flat(c())) for h, c in mistakes.items()}, rtol=1e-7, atol=1e-10)
-            fail(f"après {epoch + 1} époque(s) d'un seul lot, les paramètres ne valent pas ceux "
-                 f"d'{'un pas' if epoch == 0 else 'un second pas'} de descente de gradient.",
-                 hint or "un pas = zero_grad(), loss.backward(), optimizer.step() (puis scheduler.step()), "
-                         "sur la perte des scores bruts.")
-        check_close(f"perte renvoyée à l'époque {epoch + 1}", ret, want[epoch][0], rtol=1e-6, atol=1e-9,
-                    hint="renvoyez la moyenne des pertes des lots (pondérée par leur taille), calculée "
-                         "sur les scores bruts : CrossEntropyLoss applique déjà softmax.")
-
-
-@check("test_train_epoch")
-def train_epoch_steps(rng):
-    """Two full-batch epochs of train_epoch are two SGD steps (train mode, zero_grad, one scheduler step each) from the grader's weights."""
-    n, d, k = 64, 20, 5
-    x = rng.standard_normal((n, d))
-    y = rng.integers(0, k, size=n)
-    layers = mlp_layers(rng, d, 16, k)
-    net = Sequential(layers, "f8", training=False)   # starts in eval mode: train_epoch must call train()
-    [r] = yield [Call("train_epoch", (net, Tensor(x), Tensor(y), Of("sgd", 0, {"lr": STEP_LR}, keep=True),
-                                      Of("cross_entropy_loss", 0, {}, keep=True), n,
-                                      Of("step_lr", 3, {"gamma": STEP_GAMMA}, keep=True), False),
-                      watch=(0,), repeat=2, torch_threads=1)]
-    train_epoch_verdict(r, layers, x, y, STEP_LR, STEP_GAMMA)
-    return "train_epoch fait bien un pas de descente par lot."
+# One epoch of minibatches replayed exactly (train mode, zero_grad, shuffling, one scheduler
+# step per batch, the loss of the raw scores): the check shared with 05 (concepts.training).
+check("test_train_epoch", module=__name__)(functools.partial(
+    training.train_epoch_replay, fn="train_epoch", data="tensors", extra_kwargs={"progress": False},
+    gamma=STEP_GAMMA))
 
 
 def learn_problem(rng):
@@ -246,47 +166,10 @@ def eval_scores(layers, x) -> np.ndarray:
         return net(torch.from_numpy(x)).double().numpy()
 
 
-def mode_verdict(state, what):
-    """What the Monitor saw: the model called, in eval mode, without gradients."""
-    counts = monitor_counts(state) if isinstance(state, ModuleState) else {}
-    if counts.get("calls", 0) <= 0:
-        fail(f"{what} n'a pas appelé le modèle.")
-    if counts.get("train_calls", 0) > 0:
-        fail(f"{what} a utilisé le modèle en mode entraînement (dropout actif, résultats aléatoires).",
-             "appelez model.eval() avant la passe de test.")
-    if counts.get("grad_calls", 0) > 0:
-        fail(f"{what} calcule les gradients pendant la passe de test (mémoire et temps perdus).",
-             "entourez la boucle de test de `with torch.no_grad():`.")
-
-
-def cross_entropy(scores, y) -> float:
-    s = scores - scores.max(axis=1, keepdims=True)
-    return float(np.mean(np.log(np.exp(s).sum(axis=1)) - s[np.arange(len(y)), y]))
-
-
-def evaluate_verdict(value, scores, y):
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        fail("evaluate doit renvoyer deux nombres (perte moyenne, exactitude).")
-    loss, acc = (float(np.asarray(v, dtype=np.float64).reshape(())) for v in value)
-    want_acc = float(np.mean(scores.argmax(axis=1) == y))
-    want_loss = cross_entropy(scores, y)
-    hint = named_mistake(acc, {"renvoyez la proportion d'exemples bien classés (entre 0 et 1), pas un pourcentage.":
-                               lambda: 100 * want_acc}, rtol=1e-6, atol=1e-6)
-    check_close("exactitude renvoyée par evaluate", acc, want_acc, rtol=1e-6, atol=1e-6,
-                hint=hint or "proportion des exemples dont l'argmax des scores vaut l'étiquette.")
-    check_close("perte renvoyée par evaluate", loss, want_loss, rtol=1e-4, atol=1e-6,
-                hint="moyenne des pertes de tous les exemples (lots pondérés par leur taille).")
-
-
-@check("test_evaluate")
-def evaluate_in_eval_mode(rng):
-    """evaluate gives the mean loss and the accuracy of the network in eval mode, without gradients (batches weighted)."""
-    layers, x, y = eval_problem(rng)
-    [r] = yield [Call("evaluate", (Sequential(layers), Tensor(x), Tensor(y), Of("cross_entropy_loss", 0, {}), 128),
-                      watch=(0,), torch_threads=1)]
-    mode_verdict(r.after[0] if r.after else None, "evaluate")
-    evaluate_verdict(r.value, eval_scores(layers, x), y)
-    return "evaluate est correcte."
+# evaluate: the check shared with 05 (concepts.training), batches of unequal sizes; eval mode
+# and no_grad seen by its Monitor layer.
+check("test_evaluate", module=__name__)(functools.partial(
+    training.evaluate_in_eval_mode, fn="evaluate", kwargs={"batch_size": EVAL_BATCH}))
 
 
 @check("test_predict")
@@ -294,7 +177,7 @@ def predict_in_eval_mode(rng):
     """predict gives the argmax class of every example, in eval mode, without gradients, batches in order."""
     layers, x, _ = eval_problem(rng)
     [r] = yield [Call("predict", (Sequential(layers), Tensor(x), 100), watch=(0,), torch_threads=1)]
-    mode_verdict(r.after[0] if r.after else None, "predict")
+    training.monitor_verdict(r.after[0] if r.after else None, "predict")
     pred = np.asarray(r.value) if r.value is not None else None
     if pred is None or pred.shape != (len(x),):
         fail(f"predict renvoie la forme {None if pred is None else pred.shape}, attendu {(len(x),)}.",
