@@ -363,7 +363,7 @@ def main(argv=None) -> int:
         lab.stop()
 
     lines = ["# What the student sees when a test cell fails", "",
-             f"Repository: `{repo}` ({commit}). Made by `benchmarks/student_screenshots.py`.", "",
+             f"Commit: {commit}. Made by `benchmarks/student_screenshots.py`.", "",
              "Criterion: one French line naming the problem (starts with ✘; no `Traceback`, no "
              "`site-packages`, no `File \"` line; a `Piste :` line may follow).", ""]
     for a in assignments:
