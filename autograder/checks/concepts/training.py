@@ -144,24 +144,29 @@ def _replay(layers, X, y, lr, orders, *, mode="train", zero_grad=True, torch_see
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
     loss_fn = torch.nn.CrossEntropyLoss()
     states, means, batch_means = [], [], []
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
-    scheduler = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=gamma) if gamma is not None else None
+    params = list(model.parameters())
+    # SGD and StepLR(1, gamma) written out (what torch.optim does for them, no momentum): the
+    # first torch.optim optimizer of a process imports torch._dynamo, about a second.
+    step = lr
     for batches in orders:
         total, losses = 0.0, []
         for idx in batches:
             idx = torch.from_numpy(np.asarray(idx))
             if zero_grad:
-                opt.zero_grad()
+                for p in params:
+                    p.grad = None
             scores = model(Xt[idx])
             loss = loss_fn(torch.softmax(scores, dim=1) if softmax else scores, yt[idx])
             loss.backward()
-            opt.step()
-            if scheduler is not None and schedule == "batch":
-                scheduler.step()
+            with torch.no_grad():
+                for p in params:
+                    p.add_(p.grad, alpha=-step)
+            if gamma is not None and schedule == "batch":
+                step *= gamma
             total += loss.item() * len(idx)
             losses.append(loss.item())
-        if scheduler is not None and schedule == "epoch":
-            scheduler.step()
+        if gamma is not None and schedule == "epoch":
+            step *= gamma
         states.append({k: v.detach().numpy().astype(np.float64).copy() for k, v in model.state_dict().items()})
         means.append(total / len(X))
         batch_means.append(float(np.mean(losses)))
