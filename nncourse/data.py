@@ -91,14 +91,10 @@ def _read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
-def load_mnist_numpy(train: bool = True, root=None, download: bool = True, dtype=np.float32):
-    """MNIST as numpy arrays for the from-scratch notebooks.
-
-    Returns ``X`` of shape ``(N, 784)`` (one flattened image per row, pixels scaled to
-    [0, 1], ``dtype``) and ``y`` of shape ``(N,)`` int64 labels 0-9. Reads torchvision's
-    raw files directly (no torch import: seconds saved in numpy-only notebooks);
-    downloads them through :func:`load_mnist` when they are missing.
-    """
+def load_mnist_pixels(train: bool = True, root=None, download: bool = True):
+    """MNIST as raw pixels: ``X`` of shape ``(N, 784)`` uint8 (0-255, one flattened image per
+    row) and ``y`` of shape ``(N,)`` int64 labels 0-9. Reads torchvision's raw files directly
+    (no torch import); downloads them through :func:`load_mnist` when they are missing."""
     folder = data_root(root) / "MNIST" / "raw"
     prefix = "train" if train else "t10k"
     images_file, labels_file = folder / f"{prefix}-images-idx3-ubyte", folder / f"{prefix}-labels-idx1-ubyte"
@@ -108,8 +104,18 @@ def load_mnist_numpy(train: bool = True, root=None, download: bool = True, dtype
             raise ValueError(f"unexpected shapes {images.shape} / {labels.shape}")
     except (OSError, ValueError, EOFError, IndexError):  # missing or damaged: torchvision's path
         images, labels = (t.numpy() for t in load_mnist(train=train, root=root, download=download))
-    X = images.reshape(len(images), -1).astype(dtype) / dtype(255)
-    return X, labels.astype(np.int64)
+    return images.reshape(len(images), -1).astype(np.uint8, copy=False), labels.astype(np.int64)
+
+
+def load_mnist_numpy(train: bool = True, root=None, download: bool = True, dtype=np.float32):
+    """MNIST as numpy arrays for the from-scratch notebooks.
+
+    Returns ``X`` of shape ``(N, 784)`` (one flattened image per row, pixels scaled to
+    [0, 1], ``dtype``) and ``y`` of shape ``(N,)`` int64 labels 0-9 (see
+    :func:`load_mnist_pixels`: no torch import, seconds saved in numpy-only notebooks).
+    """
+    pixels, labels = load_mnist_pixels(train=train, root=root, download=download)
+    return pixels.astype(dtype) / dtype(255), labels
 
 
 # ------------------------------------------------------------------------ CIFAR-10

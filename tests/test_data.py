@@ -130,3 +130,6 @@ def test_mnist_numpy_reader_matches_torchvision():
     images, labels = data.load_mnist(train=False, download=False)
     assert np.array_equal((X * 255).round().astype(np.uint8), images.numpy().reshape(10000, -1))
     assert np.array_equal(y, labels.numpy())
+    pixels, y8 = data.load_mnist_pixels(train=False, download=False)
+    assert pixels.dtype == np.uint8 and np.array_equal(pixels, images.numpy().reshape(10000, -1))
+    assert np.array_equal(X, pixels.astype(np.float32) / np.float32(255)) and np.array_equal(y8, y)

@@ -42,11 +42,12 @@ LIBRARY = {"Linear": None, "TanH": np.tanh, "Sigmoide": lambda Z: 0.5 * (1 + np.
 _MNIST: dict = {}
 
 
-def _mnist(train: bool):
-    if train not in _MNIST:
-        from nncourse.data import load_mnist_numpy
-        _MNIST[train] = load_mnist_numpy(train=train)
-    return _MNIST[train]
+def _mnist(train: bool, pixels: bool = False):
+    """MNIST, read once per process: pixels in [0, 1] (float32), or the raw uint8 pixels."""
+    if (train, pixels) not in _MNIST:
+        from nncourse.data import load_mnist_numpy, load_mnist_pixels
+        _MNIST[train, pixels] = (load_mnist_pixels if pixels else load_mnist_numpy)(train=train)
+    return _MNIST[train, pixels]
 
 
 def _names(step, what: str) -> list:
@@ -202,10 +203,9 @@ def moons_trained_with_the_library(rng):
 
 # ---------------------------------------------------------------------------------- MNIST
 def mnist_draw(rng, size=MNIST_SIZE):
-    X, y = _mnist(True)
+    X, y = _mnist(True, pixels=True)
     pick = rng.choice(len(X), size=size, replace=False)
-    pixels = np.rint(X[pick] * 255).astype(np.uint8)
-    return pixels, y[pick]
+    return X[pick], y[pick]
 
 
 @check("test_mnist")
