@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
-from .judging import apply_verdicts, plan_checks, plans_json
+from .judging import apply_verdicts, plan_checks, plans_json, warm_up
 from .sandbox import Sandbox
 
 REPORT_SUFFIX = ".grading.json"
@@ -83,16 +84,24 @@ class SandboxedExecute(Execute):
         files = handed_in_files(folder, sandbox.submission_files.get(assignment, []), sandbox.submission_file_bytes)
         t0 = time.monotonic()
         pending = plan_checks(nb, assignment, files)
+        plans = plans_json(pending)
         planning = time.monotonic() - t0
+        # while the sandbox runs: the verdicts' imports (after the plans, which look for torch
+        # in sys.modules: a half-imported torch would confuse them)
+        warming = threading.Thread(target=warm_up, args=(assignment,), daemon=True) if pending else None
+        if warming is not None:
+            warming.start()
         with tempfile.TemporaryDirectory(prefix="nncourse-nb-") as tmp:
             path = Path(tmp) / "notebook.ipynb"
             nbformat.write(nb, str(path))
             run = sandbox.run(path, files, {
                 "kernel_name": self.kernel_name or "python3", "timeout": self.timeout,
                 "notebook_timeout": self.notebook_timeout, "extra_arguments": list(self.extra_arguments)},
-                plans=plans_json(pending))
+                plans=plans)
         report = merge(nb, run, given_cells(resources))
         t0 = time.monotonic()
+        if warming is not None:
+            warming.join()
         apply_verdicts(nb, pending, report)
         report["verdict_seconds"] = round(planning + time.monotonic() - t0, 2)
         for entry in report["tampering"]:

@@ -45,6 +45,20 @@ def checks_of(assignment: str) -> dict:
     return REGISTRY.get(name, {})
 
 
+def warm_up(assignment: str) -> None:
+    """Load what the assignment's verdicts will need (torch, the test images...): its checks
+    module's ``warm_up()``, if it has one. The grader calls it in a thread while the sandbox
+    runs, so that the verdicts do not wait for imports afterwards. Never fails: a load that
+    fails here fails again, reported, in the verdict."""
+    checks_of(assignment)
+    hook = getattr(importlib.import_module(f"autograder.checks.{module_name(assignment)}"), "warm_up", None)
+    try:
+        if hook is not None:
+            hook()
+    except Exception:  # noqa: BLE001 - see above
+        pass
+
+
 def plan_checks(nb, assignment: str, files: dict | None = None) -> dict:
     """grade_id -> Pending for every test cell of ``nb`` that probes (calls ``probe(``);
     ``files``: the files handed in with the notebook ({name: path}), for the checks that read

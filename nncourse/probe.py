@@ -66,6 +66,14 @@ class ProbeDataError(ValueError):
 
 
 # ------------------------------------------------------------------------------- encoding
+def _loaded_torch():
+    """torch if this process has imported it, else None (never imports it: a numpy notebook
+    stays light). None too while another thread is still importing it (the grader loads
+    torch in a thread while the sandbox runs)."""
+    torch = sys.modules.get("torch")
+    return None if torch is None or getattr(torch.__spec__, "_initializing", False) else torch
+
+
 def encode(value, depth: int = 0, f4: bool = False):
     """``value`` as JSON-ready plain data. Unknown objects become ``{"__object__": type}``."""
     if depth > MAX_DEPTH:
@@ -88,7 +96,7 @@ def encode(value, depth: int = 0, f4: bool = False):
         return {"__object__": "Generator"}
     if isinstance(value, _Tape):
         return {"__object__": f"tape {value._name}"}
-    torch = sys.modules.get("torch")
+    torch = _loaded_torch()
     if torch is not None and isinstance(value, torch.nn.Module):
         state = {str(k)[:200]: _encode_array(_single(_as_numpy(v)) if f4 else _as_numpy(v))
                  for k, v in list(value.state_dict().items())[:1000]}
@@ -99,7 +107,7 @@ def encode(value, depth: int = 0, f4: bool = False):
 def _as_numpy(value):
     if isinstance(value, (np.ndarray, np.bool_)):
         return np.asarray(value)
-    torch = sys.modules.get("torch")
+    torch = _loaded_torch()
     if torch is not None and isinstance(value, torch.Tensor):
         if value.dtype == torch.uint8:             # images: 1 byte a pixel, not 8
             return value.detach().cpu().numpy()
@@ -470,7 +478,7 @@ def _random_state_kept():
     draw what they would have drawn without it."""
     import random
     py, np_state = random.getstate(), np.random.get_state()
-    torch = sys.modules.get("torch")
+    torch = _loaded_torch()
     torch_state = torch.random.get_rng_state() if torch is not None else None
     try:
         yield
@@ -688,7 +696,7 @@ def _prepare_module(value, call: dict) -> None:
 
 
 def _encode_value(value, call: dict):
-    torch = sys.modules.get("torch")
+    torch = _loaded_torch()
     if torch is not None and isinstance(value, torch.nn.Module):
         if call.get("state_digest"):
             return state_digest(value.state_dict())

@@ -48,6 +48,11 @@ TORCH_DTYPE = "torch.float32"
 
 
 # ------------------------------------------------------------------ helpers
+def warm_up() -> None:
+    """What the verdicts load (``judging.warm_up``): torch."""
+    import torch  # noqa: F401
+
+
 def _f32(a):
     return np.asarray(a, dtype=np.float32)
 

@@ -39,6 +39,11 @@ CALIBRATION_EPOCHS = 1
 CALIBRATION_N_TRAIN = 25_000
 
 
+def warm_up() -> None:
+    """What the verdicts load (``judging.warm_up``): torch."""
+    import torch  # noqa: F401
+
+
 def calibrate(seeds: int, epochs: int = CALIBRATION_EPOCHS, n_train: int | None = CALIBRATION_N_TRAIN,
               batch_size: int = 128):
     from nncourse.data import load_cifar10

@@ -24,6 +24,13 @@ THRESHOLDS = {"test_mnist": trainings.MNIST_MIN_ACCURACY, "test_binary": trainin
               **{f"test_accuracy_{k}": v for k, v in torch_part.MIN_ACCURACY.items()}}
 
 
+def warm_up() -> None:
+    """What the verdicts load (``judging.warm_up``): torch (the train_epoch replay) and the
+    10 000 test images the trained networks classify."""
+    import torch  # noqa: F401
+    trainings._mnist(False)
+
+
 def notebook_namespace(mutant=None) -> dict:
     """The names the reference notebook's answer, definition and import cells define (with one
     mutant applied): what its test cells hand to ``probe``. For calibration only."""

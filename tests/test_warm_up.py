@@ -1,0 +1,34 @@
+"""The verdicts' imports are loaded in a thread while the sandbox runs (``judging.warm_up``)."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+from autograder import judging
+from nncourse import probe
+
+
+def test_warm_up_loads_what_the_verdicts_of_05_need(monkeypatch):
+    from autograder.checks.mlp import trainings
+    monkeypatch.setattr(trainings, "_MNIST", {})
+    judging.warm_up("05_mlp")
+    assert "torch" in sys.modules and (False, False) in trainings._MNIST
+
+
+def test_a_failing_warm_up_is_left_to_the_verdict(monkeypatch):
+    from autograder.checks import mlp
+
+    def broken():
+        raise OSError("no data here")
+    monkeypatch.setattr(mlp, "warm_up", broken)
+    judging.warm_up("05_mlp")                   # no exception: the verdict meets it again, reported
+    judging.warm_up("01_moons_numpy")           # no hook: nothing to do
+
+
+def test_a_half_imported_torch_is_not_used_to_encode(monkeypatch):
+    half = types.ModuleType("torch")
+    half.__spec__ = types.SimpleNamespace(_initializing=True)
+    monkeypatch.setitem(sys.modules, "torch", half)
+    assert probe._loaded_torch() is None
+    assert probe.encode([1.0, 2.0]) is not None  # plain values still encode
