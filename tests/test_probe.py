@@ -8,7 +8,9 @@ import contextlib
 import io
 import json
 import re
+import zlib
 
+import matplotlib.pyplot as plt
 import nbformat
 import numpy as np
 import pytest
@@ -421,6 +423,7 @@ def _functions(assignment: str, mutant=None) -> dict:
                     exec(compile(source, meta.get("grade_id", "cell"), "exec"), namespace)
                 except Exception:  # noqa: BLE001 - a demonstration cell that needs the data
                     pass
+    plt.close("all")                        # the demonstration cells' figures
     return {k: v for k, v in namespace.items() if not k.startswith("__")}   # functions, classes, objects
 
 
@@ -461,11 +464,17 @@ def test_what_each_probe_sends_back_fits_well_under_the_sandbox_output_cap(assig
 
 @pytest.mark.parametrize("assignment", PROBED)
 def test_every_mutant_is_caught_exactly_where_it_breaks(assignment):
+    """Each mutant is judged on its own fixed seed (from its name): a CI run is reproducible,
+    and the mutants still spread over many seeds. A mutant that must keep an accuracy cell
+    can still lose it on a rare seed (ReLU's derivative written as ReLU fell under test_mnist's
+    80 % once in a CI run with fresh seeds): the calibration, not this test, scans the seeds."""
     wrong = {}
     for mutant in catalogue(assignment):
-        failed = set(_failed(assignment, _functions(assignment, mutant)))
-        if failed != set(mutant.breaks):
-            wrong[mutant.name] = {"extra": sorted(failed - mutant.breaks), "missing": sorted(mutant.breaks - failed)}
+        seed = zlib.crc32(mutant.name.encode()) % 10_000
+        failures = _failed(assignment, _functions(assignment, mutant), seed)
+        if set(failures) != set(mutant.breaks):
+            wrong[mutant.name] = {"seed": seed, "extra": {g: failures[g] for g in set(failures) - mutant.breaks},
+                                  "missing": sorted(mutant.breaks - set(failures))}
     assert not wrong
 
 
