@@ -82,8 +82,8 @@ def main(argv=None):
     for name, mutants in runs:
         t0 = time.time()
         failed = failed_tests(execute(apply_mutants(source, mutants), args.assignment, files=files))
-        expected = set().union(*(m.breaks for m in mutants)) if mutants else set()
-        good = set(failed) == expected
+        expected = set().union(*(m.breaks for m in mutants))
+        good = expected <= set(failed) <= expected.union(*(m.may_break for m in mutants))
         ok &= good
         print(f"{'OK ' if good else 'BAD'} {name:32s} {time.time() - t0:5.1f}s failed={sorted(failed)}"
               + ("" if good else f" expected={sorted(expected)}"))

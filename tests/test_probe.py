@@ -472,8 +472,9 @@ def test_every_mutant_is_caught_exactly_where_it_breaks(assignment):
     for mutant in catalogue(assignment):
         seed = zlib.crc32(mutant.name.encode()) % 10_000
         failures = _failed(assignment, _functions(assignment, mutant), seed)
-        if set(failures) != set(mutant.breaks):
-            wrong[mutant.name] = {"seed": seed, "extra": {g: failures[g] for g in set(failures) - mutant.breaks},
+        if not mutant.lost_as_expected(failures):
+            extra = set(failures) - mutant.breaks - mutant.may_break
+            wrong[mutant.name] = {"seed": seed, "extra": {g: failures[g] for g in extra},
                                   "missing": sorted(mutant.breaks - set(failures))}
     assert not wrong
 

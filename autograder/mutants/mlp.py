@@ -65,7 +65,8 @@ MUTANTS = [
     Mutant("relu_derivative_is_relu", "relu_code",
            "return delta * (input > 0)", "return delta * np.maximum(input, 0)",
            {"test_relu"},
-           "dérivée de ReLU remplacée par ReLU elle-même."),
+           "dérivée de ReLU remplacée par ReLU elle-même.",
+           may_break={"test_mnist"}),   # 83.7-90 % over seeds 0-29, under 80 % once in a CI run
     # ---------------------------------------------------------------- Sequentiel
     Mutant("sequentiel_backward_wrong_order", "sequentiel_code",
            "for i in range(len(self.modules) - 1, -1, -1):", "for i in range(len(self.modules)):",
