@@ -5,7 +5,7 @@ nbclient in a scratch folder, timed per cell and per part (## heading).
     NNCOURSE_DATA=../shared/datasets python benchmarks/notebook_cell_times.py 06_cnn_cifar10
 
 Prints every cell that took at least --min seconds (with the first line of its source and
-the last line it printed, where a training states its accuracy), then each part's total
+the last three lines it printed, where a training states its epochs and accuracy), then each part's total
 and the notebook's. Run it on idle cores: the notebook's own figures come from it.
 """
 
@@ -35,10 +35,9 @@ def seconds(cell) -> float | None:
     return (end - start).total_seconds()
 
 
-def last_printed_line(cell) -> str:
+def last_printed_lines(cell, n: int = 3) -> list[str]:
     text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("name") == "stdout")
-    lines = [line for line in text.splitlines() if line.strip()]
-    return lines[-1][:100] if lines else ""
+    return [line[:110] for line in text.splitlines() if line.strip()][-n:]
 
 
 def main() -> int:
@@ -64,7 +63,9 @@ def main() -> int:
         parts[part] = parts.get(part, 0.0) + took
         if took >= args.min:
             first = cell.source.strip().splitlines()[0][:60]
-            print(f"{took:7.1f} s  cell {i:3d}  {first}\n{'':20s}-> {last_printed_line(cell)}")
+            print(f"{took:7.1f} s  cell {i:3d}  {first}")
+            for line in last_printed_lines(cell):
+                print(f"{'':20s}-> {line}")
     for name, total in parts.items():
         print(f"{total:7.1f} s  part {name}")
     print(f"{wall:7.1f} s  whole notebook (kernel start included)")

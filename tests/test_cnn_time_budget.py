@@ -77,14 +77,16 @@ def test_fit_without_a_limit_runs_every_epoch(notebook):
     assert len(history["perte entraînement"]) == 3
 
 
-@pytest.mark.parametrize("delay,limit,expected", [(0.0, 300, 5), (0.1, 0.2, 1), (0.1, 1.6, 2)])
-def test_epochs_within_fits_the_recipe_to_the_limit(notebook, capsys, delay, limit, expected):
+@pytest.mark.parametrize("delay,limit,least,expected", [(0.0, 300, 1, 5), (0.1, 0.2, 1, 1), (0.1, 1.6, 1, 2),
+                                                        (0.1, 0.2, 2, 2)])
+def test_epochs_within_fits_the_recipe_to_the_limit(notebook, capsys, delay, limit, least, expected):
     """An epoch of the 64 images in batches of 16 is 4 training calls and one test call:
     at least 1.1 * 5 * 0.1 = 0.55 s estimated at 0.1 s a call (10 % margin); a busy machine
     makes it longer, and 2 epochs fit 1.6 s up to 0.8 s an epoch."""
     model = Slow(delay)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    epochs = notebook["epochs_within"](limit, model, 16, 5, prepare=lambda images: images.float() / 255)
+    epochs = notebook["epochs_within"](limit, model, 16, 5, prepare=lambda images: images.float() / 255,
+                                       min_epochs=least)
     out = capsys.readouterr().out
     assert epochs == expected, out
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())   # a copy was timed
