@@ -85,7 +85,7 @@ def test_epochs_within_fits_the_recipe_to_the_limit(notebook, capsys, delay, lim
     makes it longer, and 2 epochs fit 1.6 s up to 0.8 s an epoch."""
     model = Slow(delay)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    epochs = notebook["epochs_within"](limit, model, 16, 5, prepare=lambda images: images.float() / 255,
+    epochs = notebook["epochs_within"](limit, model, 16, 5, prepare_images=lambda images: images.float() / 255,
                                        min_epochs=least)
     out = capsys.readouterr().out
     assert epochs == expected, out
