@@ -30,7 +30,7 @@ demo: $(STAMP)
 	$(PY) -m autograder demo
 
 test: $(STAMP)
-	$(PY) -m pytest --durations=25
+	$(PY) -m pytest --durations=40
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow"

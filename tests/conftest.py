@@ -1,5 +1,6 @@
 """Shared fixtures. The expensive one, ``graded``, grades (through real nbgrader) the
-reference, the blank release and every mutant of every assignment, once per session."""
+reference, the blank release and a sample of mutants of every assignment, once per session
+(tests/pipeline_sample.py says which; tests/test_probe.py judges every mutant in-process)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from autograder import course, grading
-from autograder.mutants import catalogue
 from autograder.submissions import apply_mutants, course_notebooks, reference_files, reference_submission, write_files
 from autograder.submissions import write_submission as submit
+
+from pipeline_sample import pipeline_mutants
 
 REPO = course.REPO
 MIRROR = REPO.parent / "shared" / "datasets"
@@ -31,7 +33,7 @@ def prepared(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def graded(prepared):
-    """Reference, blank and all mutants graded in one batch, two at a time: (workdir, outcomes by key)."""
+    """Reference, blank and the sampled mutants graded in one batch, two at a time: (workdir, outcomes by key)."""
     workdir = prepared
     for a in course.assignments():
         files = reference_files(a)  # e.g. trained weights, handed in by all but the blank
@@ -40,7 +42,7 @@ def graded(prepared):
             submit(workdir, "reference", a, name, reference)
             write_files(workdir, "reference", a, files)
             submit(workdir, "blank", a, name, release_nb)
-            for m in catalogue(a):
+            for m in pipeline_mutants(a):
                 submit(workdir, f"mutant-{m.name}", a, name, apply_mutants(reference, [m]))
                 write_files(workdir, f"mutant-{m.name}", a, files)
     outcomes = grading.grade_all(workdir, progress=False, jobs=2)  # also exercises parallel grading

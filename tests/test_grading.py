@@ -1,5 +1,5 @@
-"""Grading through real ``nbgrader autograde``: the reference, the blank release, every
-mutant of the catalogue, and the submissions that cannot be graded normally."""
+"""Grading through real ``nbgrader autograde``: the reference, the blank release, a sample of
+mutants (tests/pipeline_sample.py), and the submissions that cannot be graded normally."""
 
 from __future__ import annotations
 
@@ -21,9 +21,11 @@ from autograder.submissions import apply_mutants, autograded_tests, reference_su
 from autograder.submissions import course_notebooks as notebooks
 from autograder.submissions import write_submission as submit
 
+from pipeline_sample import pipeline_mutants
+
 pytestmark = pytest.mark.slow
 ASSIGNMENTS = course.assignments()
-MUTANTS = [(a, m) for a in ASSIGNMENTS for m in catalogue(a)]
+MUTANTS = [(a, m) for a in ASSIGNMENTS for m in pipeline_mutants(a)]
 
 
 def autograded_scores(workdir, student, assignment):

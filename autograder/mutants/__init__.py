@@ -2,9 +2,10 @@
 
 Each mutant is a realistic student mistake written as a text edit of one answer cell of
 the reference solution, with the test cells that must lose points because of it (and, for
-a weaker network, the accuracy cells it may lose on a rare seed). The test suite grades
-every mutant through nbgrader and checks that exactly those test cells lose points; the
-demo uses a few of them as sample submissions.
+a weaker network, the accuracy cells it may lose on a rare seed). The test suite judges
+every mutant with the grader's probes and verdicts and checks that exactly those test cells
+lose points (tests/test_probe.py), and grades a sample of them through nbgrader; the demo
+uses a few of them as sample submissions.
 """
 
 from __future__ import annotations
