@@ -75,7 +75,9 @@ def test_channels_last_file_loads(tmp_path):
     model = ReferenceCNN().to(memory_format=torch.channels_last)
     path = tmp_path / "cnn_weights.pt"
     torch.save(model.state_dict(), path)
-    chk.read_weights(path)
+    state = chk.read_weights(path)
+    assert list(state) == list(model.state_dict())
+    assert all(torch.equal(torch.from_numpy(state[k]), v) for k, v in model.state_dict().items())
 
 
 def test_missing_file(tmp_path):

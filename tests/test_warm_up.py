@@ -19,11 +19,16 @@ def test_warm_up_loads_what_the_verdicts_of_05_need(monkeypatch):
 def test_a_failing_warm_up_is_left_to_the_verdict(monkeypatch):
     from autograder.checks import mlp
 
+    calls = []
+
     def broken():
+        calls.append("05")
         raise OSError("no data here")
     monkeypatch.setattr(mlp, "warm_up", broken)
-    judging.warm_up("05_mlp")                   # no exception: the verdict meets it again, reported
-    judging.warm_up("01_moons_numpy")           # no hook: nothing to do
+    assert judging.warm_up("05_mlp") is None    # no exception: the verdict meets it again, reported
+    assert calls == ["05"]                      # the hook did run, and failed
+    assert judging.warm_up("01_moons_numpy") is None  # no hook: nothing to do
+    assert calls == ["05"]
 
 
 def test_a_half_imported_torch_is_not_used_to_encode(monkeypatch):
