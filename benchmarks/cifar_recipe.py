@@ -12,6 +12,10 @@ groups conv-pool-BN-GELU-conv-BN-GELU, batch norm without scale, label smoothing
 Nesterov SGD on a triangular schedule with a high learning rate for the batch-norm biases,
 a Lookahead-style average of the weights, random 2-pixel translations and alternating flips
 done on whole tensors (no per-image Python loop), channels_last.
+
+Measured on a slower 2-core AVX2 EPYC (accuracy with flip TTA): 1 epoch 72.4 % in 175 s
+(2 threads; the reference CNN of 06 takes 174 s per epoch there); 4 epochs 85.05 / 85.03 %
+(seeds 0 / 1); 4.5 epochs 85.8 / 85.9 % (seeds 2 / 3; each pair side by side, 1 thread each).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 pipeline, one at a time and two at a time.
 
 One batch per mode (``-j 2``: every attack; ``-j 1``: the kinds aimed at the grading
-process, the next students and the machine), two CORRECT neighbours and one honest WRONG student
+process and at the next student), two CORRECT neighbours and one honest WRONG student
 (the victim, graded after the attacks that target later students), through
 ``grading.grade_all`` run in a child process (an attack may kill the grading process;
 with ``-j 1`` that is the one calling ``grade_all``). After the batch, for each attack:
@@ -65,10 +65,11 @@ VICTIM = f"90-victim-wrong-{TOKEN}"
 # While developing: NNCOURSE_ATTACKS=name,name grades only those attacks (the others skip).
 _ONLY = [n for n in os.environ.get("NNCOURSE_ATTACKS", "").split(",") if n]
 ACTIVE = [a for a in ATTACKS if not _ONLY or a.name in _ONLY]
-# -j 2 grades every attack. -j 1 grades in the very process that calls grade_all, one student
-# after the other: it grades the kinds aimed at that process, at the next students and at the
-# machine (the others meet the same sandbox either way; NNCOURSE_ALL_MODES=1 grades them too).
-KINDS_AT_J1 = set(KINDS) if os.environ.get("NNCOURSE_ALL_MODES") else {"kill", "neighbours", "persistence", "resources"}
+# -j 2 grades every attack, with two kernels side by side (what neighbour and resource attacks
+# need). -j 1 grades in the very process that calls grade_all, one student after the other: it
+# grades the kinds aimed at that process and at the next student (the others meet the same
+# sandbox either way; NNCOURSE_ALL_MODES=1 grades every attack in both modes).
+KINDS_AT_J1 = set(KINDS) if os.environ.get("NNCOURSE_ALL_MODES") else {"kill", "persistence"}
 
 
 def graded_at(jobs: int) -> list[Attack]:
