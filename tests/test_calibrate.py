@@ -28,3 +28,14 @@ def test_every_assignment_has_a_calibration_and_no_script_of_its_own(assignment)
     assert callable(module.calibration) and (module.calibration.__doc__ or "").strip()
     source = open(module.__file__, encoding="utf-8").read()
     assert '__name__ == "__main__"' not in source and "argparse" not in source
+
+
+def test_06_prints_accuracy_and_seconds_per_seed_then_the_summary(capsys):
+    """The issue-14 form: one line per seed, and a last line
+    ``summary: accuracy mean … min … max …; seconds mean …`` (a tiny run here)."""
+    assert cli.main(["calibrate", "06_cnn_cifar10", "--seeds", "2", "--set", "first_seed=3", "--set", "n_train=1024",
+                     "--set", "epochs=0.5", "--set", "loop_seeds=0"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in out[:2]] == ["reference seed 3", "reference seed 4"]
+    assert all(", accuracy " not in line and " s (0.5 epochs)" in line for line in out[:2])
+    assert out[-1].startswith("summary: accuracy mean ") and "; seconds mean " in out[-1]

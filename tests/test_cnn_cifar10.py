@@ -64,11 +64,71 @@ def test_reference_architecture_matches_notebook(good_state):
     assert all(theirs[k].shape == good_state[k].shape for k in theirs)
 
 
+def _notebook_cells(*grade_ids) -> dict:
+    """The namespace of the source notebook's cells ``grade_ids`` (solutions included), run in order."""
+    nb = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
+    ns = {"torch": torch, "nn": nn, "F": torch.nn.functional, "math": __import__("math")}
+    for cell in nb["cells"]:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") in grade_ids:
+            code = "\n".join(line for line in "".join(cell["source"]).splitlines() if "### BEGIN" not in line
+                             and "### END" not in line)
+            exec(compile(code, "notebook", "exec"), ns)  # noqa: S102 - our own notebook
+    return ns
+
+
+def test_the_notebook_trains_the_reference_recipe():
+    """The provided tools and the solution's MyCNN and make_training compute what the reference
+    module's do: same whitening filters, same epoch images, same optimizer settings and schedule,
+    same scores in training and eval mode (mirror averaged), same lookahead."""
+    import autograder.checks.cnn_cifar10_reference as ref
+    nb = _notebook_cells("normalize", "fit", "recipe_tools", "my_cnn", "training_recipe")
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 3, 32, 32, generator=g)
+    assert torch.allclose(nb["whitening_filters"](x), ref.whitening_filters(x))
+    assert [nb["count_steps"](50_000, 512, e) for e in (1.5, 4.5, 5)] == [ref.count_steps(50_000, 512, e)
+                                                                          for e in (1.5, 4.5, 5)] == [147, 441, 490]
+    images = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8, generator=g)
+    mean, std = torch.tensor([0.5, 0.4, 0.3]), torch.tensor([0.2, 0.25, 0.3])
+    torch.manual_seed(1)
+    mine = nb["EpochImages"](images, mean, std)
+    got = [mine(0), mine(1)]
+    torch.manual_seed(1)
+    theirs = ref.EpochImages(images, mean, std)
+    assert all(torch.equal(a, theirs(e)) for e, a in enumerate(got))
+    models = []
+    for make in (nb["MyCNN"], ref.ReferenceCNN):
+        torch.manual_seed(2)
+        model = make()
+        model.whiten.weight.data.copy_(ref.whitening_filters(x))
+        fns = nb["make_training"] if make is nb["MyCNN"] else ref.make_training
+        optimizer, scheduler, loss_fn = fns(model, 9)
+        assert loss_fn.label_smoothing == ref.LABEL_SMOOTHING
+        lrs = []
+        for _ in range(9):                    # 9 steps of 8 images: the lookahead syncs at steps 5 and 9
+            idx = torch.randint(0, 64, (8,), generator=torch.Generator().manual_seed(len(lrs)))
+            loss = loss_fn(model(x[idx]), torch.arange(8) % 10)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            lrs.append([group["lr"] for group in optimizer.param_groups])
+        models.append((model, lrs, [{k: v for k, v in group.items() if k != "params"}
+                                    for group in optimizer.param_groups]))
+    (mine, lrs_mine, groups_mine), (theirs, lrs_theirs, groups_theirs) = models
+    assert lrs_mine == lrs_theirs and groups_mine == groups_theirs
+    for k, v in theirs.state_dict().items():
+        assert torch.allclose(mine.state_dict()[k], v, atol=1e-5), k
+    mine.eval(), theirs.eval()
+    with torch.no_grad():
+        assert torch.allclose(mine(x), theirs(x), atol=1e-5)
+        assert torch.allclose(mine(x), (theirs.scores(x) + theirs.scores(x.flip(-1))) / 2, atol=1e-5)
+
+
 def test_good_file_loads(tmp_path, good_state):
     path = tmp_path / "cnn_weights.pt"
     torch.save(good_state, path)
     state = chk.read_weights(path)
-    assert torch.equal(torch.from_numpy(state["classifier.weight"]), good_state["classifier.weight"])
+    assert torch.equal(torch.from_numpy(state["head.weight"]), good_state["head.weight"])
 
 
 def test_channels_last_file_loads(tmp_path):
@@ -139,7 +199,7 @@ def test_wrong_dtype(tmp_path, good_state):
 
 def test_nan_weights(tmp_path, good_state):
     state = {k: v.clone() for k, v in good_state.items()}
-    state["classifier.weight"][0, 0] = float("nan")
+    state["head.weight"][0, 0] = float("nan")
     path = tmp_path / "cnn_weights.pt"
     torch.save(state, path)
     _fails(path, "NaN")
@@ -166,7 +226,7 @@ def test_wrong_architecture(tmp_path):
 
 def test_wrong_shapes(tmp_path, good_state):
     state = dict(good_state)
-    state["classifier.weight"] = torch.zeros(10, 64)
+    state["head.weight"] = torch.zeros(10, 64)
     path = tmp_path / "cnn_weights.pt"
     torch.save(state, path)
     passed, message = _graded(ReferenceCNN, path)
@@ -188,7 +248,7 @@ def test_a_network_that_changes_its_weights_is_caught(tmp_path, good_state):
     class Sneaky(ReferenceCNN):
         def forward(self, x):
             with torch.no_grad():
-                self.classifier.bias.add_(1.0)
+                self.head.weight.add_(1.0)
             return super().forward(x)
 
     path = tmp_path / "cnn_weights.pt"
@@ -283,3 +343,32 @@ def test_normalize_check_names_statistics_broadcast_on_the_last_axis():
     def normalize_ok(images, mean, std):
         return (images.float() / 255 - mean[:, None, None]) / std[:, None, None]
     assert run_locally(_check("test_normalize"), seed=3, normalize=normalize_ok)[0]
+
+
+def test_epoch_images_shift_each_image_and_alternate_the_mirror():
+    """Each image of an epoch is a 32x32 window of the image padded by 2 reflected pixels, drawn
+    per image; an image mirrored in one epoch is not in the next, and about half start mirrored."""
+    import numpy as np
+
+    import autograder.checks.cnn_cifar10_reference as ref
+    images = torch.randint(0, 256, (48, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(3))
+    torch.manual_seed(0)
+    epochs = ref.EpochImages(images, torch.zeros(3), torch.full((3,), 1 / 255))   # normalize() leaves pixels as they are
+    seen = []
+    for e in range(3):
+        out = epochs(e).round().to(torch.uint8).numpy()
+        found = []
+        for img, got in zip(images.numpy(), out):
+            for mirrored, source in enumerate((img, img[:, :, ::-1])):
+                padded = np.pad(source, ((0, 0), (2, 2), (2, 2)), mode="reflect")
+                windows = np.lib.stride_tricks.sliding_window_view(padded, (32, 32), axis=(1, 2))
+                hits = np.argwhere((windows == got[:, None, None]).all(axis=(0, 3, 4)))
+                if len(hits):
+                    found.append((mirrored, *hits[0]))
+                    break
+        assert len(found) == len(images), f"epoch {e}: not a shifted window"
+        seen.append(found)
+    mirrored = [np.array([f[0] for f in s]) for s in seen]
+    assert np.all(mirrored[0] != mirrored[1]) and np.all(mirrored[0] == mirrored[2])
+    assert 10 < mirrored[0].sum() < 38
+    assert len({f[1:] for f in seen[0]}) > 10            # shifts drawn per image

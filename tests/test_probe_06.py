@@ -202,17 +202,28 @@ def augment(images):
     crop, flip = v2.RandomCrop(32, padding=4), v2.RandomHorizontalFlip()
     return torch.stack([flip(crop(images[i])) for i in range(len(images))])
 
-class MyCNN(nn.Module):
-    def __init__(self, n_classes=10):
+class _Stage(nn.Module):
+    def __init__(self, a, b):
         super().__init__()
-        def block(c_in, c_out):
-            return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU())
-        self.features = nn.Sequential(block(3, 32), nn.MaxPool2d(2), block(32, 64), block(64, 64), nn.MaxPool2d(2),
-                                      block(64, 128), block(128, 128), nn.MaxPool2d(2), nn.AdaptiveMaxPool2d(1),
-                                      nn.Flatten())
-        self.classifier = nn.Linear(128, n_classes)
+        self.conv1, self.norm1 = nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b)
+        self.conv2, self.norm2 = nn.Conv2d(b, b, 3, padding=1, bias=False), nn.BatchNorm2d(b)
     def forward(self, x):
-        return self.classifier(self.features(x))
+        x = F.gelu(self.norm1(F.max_pool2d(self.conv1(x), 2)))
+        return F.gelu(self.norm2(self.conv2(x)))
+
+class MyCNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.whiten = nn.Conv2d(3, 24, kernel_size=2)
+        self.groups = nn.Sequential(_Stage(24, 32), _Stage(32, 128), _Stage(128, 128))
+        self.head = nn.Linear(128, 10, bias=False)
+    def logits(self, x):
+        h = self.groups(F.gelu(self.whiten(x)))
+        return self.head(h.amax(dim=(2, 3))) / 9
+    def forward(self, x):
+        if self.training:
+            return self.logits(x)
+        return 0.5 * (self.logits(x) + self.logits(torch.flip(x, dims=[3])))
 
 def confusion_matrix(y_true, y_pred, n_classes=10):
     m = torch.zeros(n_classes, n_classes, dtype=torch.int64)
@@ -252,6 +263,7 @@ HINTS_06 = {
     "seed_net_softmax_output": "scores bruts",
     "augment_whole_batch": "image par image",
     "my_cnn_no_batchnorm": "BatchNorm2d",
+    "my_cnn_softmax_output": "scores bruts",
     "confusion_transposed": "la matrice est transposée",
 }
 

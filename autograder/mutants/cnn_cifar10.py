@@ -97,9 +97,16 @@ MUTANTS = [
            "return torch.stack([transform(img) for img in images])", "return transform(images)",
            {"test_augment"}, "one random crop/flip drawn for the whole batch"),
     Mutant("my_cnn_no_batchnorm", "my_cnn",
-           "nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)", "nn.ReLU(inplace=True)",
+           '"norm1": nn.BatchNorm2d(c_out, momentum=0.4),\n                               "conv2": nn.Conv2d(c_out, c_out, 3, padding=1, bias=False),\n'
+           '                               "norm2": nn.BatchNorm2d(c_out, momentum=0.4)})',
+           '"norm1": nn.GroupNorm(1, c_out),\n                               "conv2": nn.Conv2d(c_out, c_out, 3, padding=1, bias=False),\n'
+           '                               "norm2": nn.GroupNorm(1, c_out)})',
            {"test_my_cnn", "test_my_cnn_accuracy"},
-           "no batch norm (and the handed-in weights no longer fit the class)"),
+           "group norm instead of batch norm (and the handed-in weights no longer fit the class)"),
+    Mutant("my_cnn_softmax_output", "my_cnn",
+           "return self.head(F.adaptive_max_pool2d(x, 1).flatten(1)) / 9",
+           "return F.softmax(self.head(F.adaptive_max_pool2d(x, 1).flatten(1)) / 9, dim=1)",
+           {"test_my_cnn"}, "softmax at the end of MyCNN (the scores become probabilities; the accuracy stays)"),
     # ---------------------------------------------------------------- 7. analysis
     Mutant("confusion_transposed", "confusion",
            "y_true.long() * n_classes + y_pred.long()", "y_pred.long() * n_classes + y_true.long()",
