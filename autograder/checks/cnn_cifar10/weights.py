@@ -35,11 +35,17 @@ MAX_WEIGHT_ENTRIES = 1000
 N_EVAL = 1000                           # test images drawn per grading (fresh each time)
 
 # Graded test accuracy of the handed-in network, on N_EVAL test images drawn at random.
-# Reference (ReferenceCNN, 5 epochs, seed 0): 0.804 on the 10 000 test images; full recipe
-# on 2 idle cores, seeds 1000-1002: 0.800, 0.802, 0.802. A 1-epoch/25 000-image cut reaches
-# 0.43-0.51, the non-convolutional baselines ~0.41 / ~0.48. Threshold 0.55: 25 points under
-# the reference; on 1000 images the standard error of the measured accuracy is 1.3 points
-# at 0.80 (the reference is 19 standard errors above the threshold) and 1.6 points at 0.55.
+# Reference recipe (cnn_cifar10_reference: 4.5 epochs, mirror averaged in eval mode), on the
+# 10 000 test images: seeds 0-4 0.857, 0.858, 0.854, 0.856, 0.853
+# (mean 0.855). The notebook's floor on a slow machine
+# (1.5 epochs within its 6-minute budget): 0.774. Student-like CNNs (cnn_cifar10_family, no
+# airbench trick) held to that same 1.5 epochs, seed 0: blocks + one-cycle 0.695, small VGG +
+# Adam 0.737, SeedNet + batch norm + cosine SGD 0.516, under the threshold. That last network's
+# epoch costs about 2.5 times less, so within the budget the notebook gives it more epochs: the
+# family is to be calibrated by time, not at a fixed epoch count, over >= 20 seeds (issue 14).
+# Threshold 0.55 kept meanwhile: 22 points under the reference's floor. The non-convolutional
+# baselines reach ~0.41 / ~0.51. On 1000 images the standard error of the measured accuracy is
+# 1.5 points at 0.70 and 1.6 points at 0.55.
 ACCURACY_THRESHOLD = 0.55
 ZERO = "Ce test vaut 0 : rendez le fichier produit par la cellule d'entraînement (torch.save(model.state_dict(), ...))."
 
