@@ -193,7 +193,7 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
 
 def train_reference(seed: int = 0, epochs: float = EPOCHS, n_train: int | None = None,
                     progress: bool = True, data=None, batch_size: int = BATCH_SIZE,
-                    network=ReferenceCNN, training=make_training):
+                    network=ReferenceCNN, training=make_training, n_test: int | None = None):
     """Train the reference network (or ``network`` with its ``training`` recipe, as the notebook's
     training cell would); returns (model, test accuracy, training seconds).
 
@@ -233,7 +233,7 @@ def train_reference(seed: int = 0, epochs: float = EPOCHS, n_train: int | None =
             optimizer.step()
             scheduler.step()
     seconds = time.time() - t0
-    acc = accuracy(model, normalize(x_test_u8, mean, std), y_test)
+    acc = accuracy(model, normalize(x_test_u8[:n_test], mean, std), y_test[:n_test])
     if progress:
         print(f"référence : exactitude test {acc:.4f} après {epochs:g} époques ({seconds:.0f} s)")
     return model, acc, seconds

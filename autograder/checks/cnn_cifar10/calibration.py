@@ -59,9 +59,10 @@ def calibrate_loop(seeds: int, fn=None):
 
 def calibration(seeds: int = 5, epochs: float = 0.0, n_train: int = 0, first_seed: int = 0,
                 family: int = 0, family_epochs: float = FAMILY_EPOCHS, reference: int = 1,
-                loop_seeds: int = 30) -> dict:
+                loop_seeds: int = 30, n_test: int = 0) -> dict:
     """For ``python -m autograder calibrate``: {label: (values over seeds, graded threshold)}.
-    ``epochs=0`` and ``n_train=0`` mean the reference's (4.5 epochs, all 50 000 images);
+    ``epochs=0``, ``n_train=0`` and ``n_test=0`` mean the reference's (4.5 epochs, all 50 000
+    training images, accuracy on all 10 000 test images);
     ``reference=0`` skips the reference runs (``family=1`` alone)."""
     result = {}
     if seeds and (reference or family):
@@ -72,11 +73,12 @@ def calibration(seeds: int = 5, epochs: float = 0.0, n_train: int = 0, first_see
         data = (load_cifar10(train=True), load_cifar10(train=False))
         runs = range(first_seed, first_seed + seeds)
         if reference:
-            accs, seconds = _runs("reference", runs, epochs or ref.EPOCHS, n_train or None, data)
+            accs, seconds = _runs("reference", runs, epochs or ref.EPOCHS, n_train or None, data,
+                                  n_test=n_test or None)
             result["accuracy"], result["seconds"] = (accs, ACCURACY_THRESHOLD), (seconds, None)
         for name, (network, training, batch_size) in (fam.FAMILY.items() if family else ()):
             accs, _ = _runs(name, runs, family_epochs, n_train or None, data, network=network, training=training,
-                            batch_size=batch_size)
+                            batch_size=batch_size, n_test=n_test or None)
             result[f"{name} accuracy"] = (accs, ACCURACY_THRESHOLD)
     if loop_seeds:
         result["learn check, loss after/before (must stay below)"] = (calibrate_loop(loop_seeds), LEARN_RATIO)
