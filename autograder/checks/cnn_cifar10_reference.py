@@ -21,8 +21,8 @@ The recipe, one function each, in the order of the notebook's part 6:
 - ``make_training``: Nesterov SGD (momentum 0.85), batches of 512, a triangular learning-rate
   schedule (0.2 -> 1 at 23 % of the steps -> 0.07), a 64-times larger step for the batch-norm
   biases, weight decay, cross-entropy with label smoothing 0.2, and ``add_lookahead``: from 45 %
-  of the steps (the third epoch of 4.5), every 5 steps, the weights (and batch-norm statistics) move back towards a
-  running average of themselves;
+  of the steps (the third epoch of 4.5), every 5 steps, the weights (and batch-norm
+  statistics) move back towards a running average of themselves;
 - in eval mode, the scores are averaged over the image and its mirror (test-time augmentation).
 
 ``train_reference`` runs that recipe the way the notebook's ``fit`` does (the half of a last
