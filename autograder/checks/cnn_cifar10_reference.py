@@ -181,6 +181,25 @@ def make_training(model: nn.Module, total_steps: int):
     return optimizer, scheduler, nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING)
 
 
+def train_epoch(model, x, y, optimizer, loss_fn, batch_size=256, scheduler=None, progress=True, desc="lots"):
+    """One epoch of shuffled minibatches, the scheduler stepped after each (the notebook's
+    ``train_epoch``); returns the mean loss."""
+    from tqdm.auto import tqdm
+    model.train()
+    perm = torch.randperm(len(x))
+    total = 0.0
+    for i in tqdm(range(0, len(x), batch_size), desc=desc, disable=not progress, leave=False):
+        idx = perm[i:i + batch_size]
+        loss = loss_fn(model(x[idx]), y[idx])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        total += loss.item() * len(idx)
+    return total / len(x)
+
+
 @torch.no_grad()
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
     was_training = model.training
@@ -198,8 +217,6 @@ def train_reference(seed: int = 0, epochs: float = EPOCHS, n_train: int | None =
     training cell would); returns (model, test accuracy, training seconds).
 
     The seconds count data preparation, augmentation and training, not the test pass."""
-    from tqdm.auto import tqdm
-
     from nncourse.data import load_cifar10
 
     torch.manual_seed(seed)
@@ -216,22 +233,13 @@ def train_reference(seed: int = 0, epochs: float = EPOCHS, n_train: int | None =
         whiten.weight.data.copy_(whitening_filters(normalize(x_train_u8[:5000], mean, std)))
     epoch_images = EpochImages(x_train_u8, mean, std)
     optimizer, scheduler, loss_fn = training(model, count_steps(len(x_train_u8), batch_size, epochs))
-    model.train()
     for epoch in range(math.ceil(epochs)):
         x, y = epoch_images(epoch), y_train
         if epoch + 1 > epochs:                           # a last partial epoch: a random part of the images
             keep = torch.randperm(len(x))[:round((epochs - epoch) * len(x))]
             x, y = x[keep], y[keep]
-        perm = torch.randperm(len(x))
-        bar = tqdm(range(0, len(x), batch_size), desc=f"référence, époque {epoch + 1}/{math.ceil(epochs)}",
-                   disable=not progress, leave=False)
-        for i in bar:
-            idx = perm[i:i + batch_size]
-            loss = loss_fn(model(x[idx]), y[idx])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
+        train_epoch(model, x, y, optimizer, loss_fn, batch_size, scheduler, progress,
+                    desc=f"référence, époque {epoch + 1}/{math.ceil(epochs)}")
     seconds = time.time() - t0
     acc = accuracy(model, normalize(x_test_u8[:n_test], mean, std), y_test[:n_test])
     if progress:

@@ -35,26 +35,10 @@ def _runs(label: str, seeds: range, epochs: float, n_train, data, **kwargs):
     return np.array(accs), np.array(times)
 
 
-def reference_train_epoch(model, x, y, optimizer, loss_fn, batch_size=256, scheduler=None, progress=True):
-    import torch
-    model.train()
-    perm = torch.randperm(len(x))
-    total = 0.0
-    for i in range(0, len(x), batch_size):
-        idx = perm[i:i + batch_size]
-        loss = loss_fn(model(x[idx]), y[idx])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        total += loss.item() * len(idx)
-    return total / len(x)
-
-
 def calibrate_loop(seeds: int, fn=None):
     """after/before ratios of the 'learns' check (the same problem the check draws)."""
-    return np.array([loops.learn_ratio(fn or reference_train_epoch, s) for s in range(seeds)])
+    from .. import cnn_cifar10_reference as ref
+    return np.array([loops.learn_ratio(fn or ref.train_epoch, s) for s in range(seeds)])
 
 
 def calibration(seeds: int = 5, epochs: float = 0.0, n_train: int = 0, first_seed: int = 0,
