@@ -59,9 +59,10 @@ def test_new_arguments_before_steps_and_objects_used_as_they_are():
     def new_check(rng):
         """Objects built in the kernel."""
         a, b = yield [Call("pair", (New("Counter", (1,)), New("Counter", (10,))),
-                           steps=(Set(("value",), 3, on=0, before=True), Get(0, "value"), Get(1, "value"))),
+                           steps=(Set(("value",), 3, on=0, before=True), Method("bump", 5, on=1, before=True),
+                                  Get(0, "value"), Get(1, "value"))),
                       Call("TABLE", as_object=True, steps=(Get("k"),))]
-        assert [s.value for s in a.steps[1:]] == [3, 10] and a.steps[0] is None
+        assert [s.value for s in a.steps[2:]] == [3, 15] and a.steps[:2] == [None, None]
         assert b.value is None and b.steps[0].value == [1, 2]
         return "ok"
     assert run_locally(new_check, Counter=Counter, pair=lambda x, y: (x, y), TABLE={"k": [1, 2]})[0]

@@ -169,9 +169,10 @@ def Get(*path, on=None, f4=False) -> Step:  # noqa: N802 - reads like a Step
     return Step(path=path, on=on, f4=f4)
 
 
-def Method(name, *args, on=None, path=(), **kwargs) -> Step:  # noqa: N802
-    """A step that calls method ``name`` of the object at ``path`` with ``args``."""
-    return Step(path=(*path, name), on=on, call=args, kwargs=kwargs)
+def Method(name, *args, on=None, path=(), before=False, **kwargs) -> Step:  # noqa: N802
+    """A step that calls method ``name`` of the object at ``path`` with ``args`` and ``kwargs``
+    (after the call, or before it with ``before=True``)."""
+    return Step(path=(*path, name), on=on, call=args, kwargs=kwargs, before=before)
 
 
 def Set(path, value, on=None, before=False) -> Step:  # noqa: N802
