@@ -114,17 +114,20 @@ def _model_check(rng, name):
     return f"build_{name} : architecture, activations et nombre de paramètres ({n_params}) corrects."
 
 
-def _register_model(name):
-    def model_check(rng):
-        return (yield from _model_check(rng, name))
-    model_check.__name__ = f"model_{name}"
-    model_check.__doc__ = (f"build_{name}() has the Linear sizes {SPECS[name][0]} ({SPECS[name][1]} parameters) and "
-                           f"computes, with its own weights, linear layers separated by ReLU with raw scores out.")
-    check(f"test_model_{name}")(model_check)
+def _register_per_network(kind: str, make, doc: str):
+    """Registers ``test_{kind}_{name}``, the check ``make(rng, name)``, for each network of
+    SPECS, its docstring ``doc`` formatted with the network's name, sizes, parameter count and
+    minimum accuracy."""
+    for name, (sizes, n_params) in SPECS.items():
+        def one_network(rng, name=name):
+            return (yield from make(rng, name))
+        one_network.__name__ = f"{kind}_{name}"
+        one_network.__doc__ = doc.format(name=name, sizes=sizes, n_params=n_params, least=MIN_ACCURACY[name])
+        check(f"test_{kind}_{name}")(one_network)
 
 
-for _name in SPECS:
-    _register_model(_name)
+_register_per_network("model", _model_check, "build_{name}() has the Linear sizes {sizes} ({n_params} parameters) "
+                      "and computes, with its own weights, linear layers separated by ReLU with raw scores out.")
 
 
 @check("test_param_counts")
@@ -199,14 +202,5 @@ def _accuracy_check(rng, name):
     return f"build_{name} entraîné avec train_epoch : {acc:.2%} de précision sur les 10 000 images de test."
 
 
-def _register_accuracy(name):
-    def accuracy_check(rng):
-        return (yield from _accuracy_check(rng, name))
-    accuracy_check.__name__ = f"accuracy_{name}"
-    accuracy_check.__doc__ = (f"build_{name}() trained by the student's train_epoch on MNIST images drawn here reaches "
-                              f"{MIN_ACCURACY[name]:.1%} on the 10 000 test images, measured here.")
-    check(f"test_accuracy_{name}")(accuracy_check)
-
-
-for _name in SPECS:
-    _register_accuracy(_name)
+_register_per_network("accuracy", _accuracy_check, "build_{name}() trained by the student's train_epoch on MNIST "
+                      "images drawn here reaches {least:.1%} on the 10 000 test images, measured here.")
