@@ -31,7 +31,7 @@ import numpy as np
 from . import mnist_logreg_reference as ref
 from .common import as_array, check_close, fail, gradient_verdict, likely_mistake, named_mistake, relative_error
 from .concepts import classification
-from .probing import Call, check
+from .probing import Call, Pixels, check
 
 K = ref.K
 GRAD_TOL = 1e-6
@@ -55,12 +55,13 @@ FINAL_MIN_ACCURACY = 0.80
 _MNIST: dict = {}
 
 
-def _mnist(train: bool):
-    """MNIST through the course's data layer, read once per grading process."""
-    if train not in _MNIST:
-        from nncourse.data import load_mnist_numpy
-        _MNIST[train] = load_mnist_numpy(train=train)
-    return _MNIST[train]
+def _mnist(train: bool, pixels: bool = False):
+    """MNIST through the course's data layer (floats in [0, 1], or the uint8 ``pixels``), read
+    once per grading process."""
+    if (train, pixels) not in _MNIST:
+        from nncourse.data import load_mnist_numpy, load_mnist_pixels
+        _MNIST[train, pixels] = (load_mnist_pixels if pixels else load_mnist_numpy)(train=train)
+    return _MNIST[train, pixels]
 
 
 def _random_problem(rng, N=None, d=None):
@@ -395,13 +396,14 @@ def _judge_steps(calls, forward_calls, W, b, lr, d):
 @check("test_final_accuracy")
 def final_accuracy(rng):
     """The student's train and functions, on MNIST training images drawn here (the notebook's
-    recipe, a few epochs): accuracy of the returned W, b measured here on the 10 000 test images."""
-    X, y = _mnist(True)
-    pick = rng.choice(len(X), size=FINAL_SIZE + FINAL_VALIDATION, replace=False)
+    recipe, a few epochs): accuracy of the returned W, b measured here on the 10 000 test images.
+    The images go to the kernel as uint8 pixels, received as the notebook's float32 pixels / 255."""
+    pixels, y = _mnist(True, pixels=True)
+    pick = rng.choice(len(pixels), size=FINAL_SIZE + FINAL_VALIDATION, replace=False)
     train_idx, val_idx = pick[:FINAL_SIZE], pick[FINAL_SIZE:]
-    [r] = yield [Call("train", (X[train_idx], y[train_idx]),
+    [r] = yield [Call("train", (Pixels(pixels[train_idx]), y[train_idx]),
                       {"n_epochs": FINAL_EPOCHS, "batch_size": 100, "lr": 0.1, "rng": int(rng.integers(2 ** 31)),
-                       "X_test": X[val_idx], "y_test": y[val_idx]})]
+                       "X_test": Pixels(pixels[val_idx]), "y_test": y[val_idx]})]
     out = r.value
     if not isinstance(out, (tuple, list)) or len(out) != 3:
         fail("train doit renvoyer le triplet (W, b, test_acc).")
