@@ -47,9 +47,9 @@ N_EVAL = 1000                           # test images drawn per grading (fresh e
 #   blocks + one-cycle 0.713-0.735, small VGG + Adam 0.737-0.741, SeedNet + batch norm +
 #   cosine SGD 0.670-0.689 (at a fixed 1.5 epochs that last one gets 0.516, seed 0).
 # Threshold 0.55: 12 points under the family's minimum (0.670; the standard deviation over
-# the seeds is 1.1 points at most, and on 1000 images the standard error of the measured accuracy is 1.5
-# points at 0.67), 21 under the reference's floor. The non-convolutional baselines reach
-# ~0.41 / ~0.51.
+# the seeds is 1.1 points at most, and on 1000 images the standard error of the measured
+# accuracy is 1.5 points at 0.67), 21 under the reference's floor. The non-convolutional
+# baselines reach ~0.41 / ~0.51.
 ACCURACY_THRESHOLD = 0.55
 ZERO = "Ce test vaut 0 : rendez le fichier produit par la cellule d'entraînement (torch.save(model.state_dict(), ...))."
 
