@@ -10,10 +10,10 @@ from nncourse import probe
 
 
 def test_warm_up_loads_what_the_verdicts_of_05_need(monkeypatch):
-    from autograder.checks.mlp import trainings
-    monkeypatch.setattr(trainings, "_MNIST", {})
+    from autograder.checks import common
+    monkeypatch.setattr(common, "_MNIST", {})
     judging.warm_up("05_mlp")
-    assert "torch" in sys.modules and (False, False) in trainings._MNIST
+    assert "torch" in sys.modules and (False, False) in common._MNIST
 
 
 def test_a_failing_warm_up_is_left_to_the_verdict(monkeypatch):

@@ -18,9 +18,21 @@ from nncourse.gradcheck import numerical_gradient, relative_error
 __all__ = ["CheckFailed", "fail", "passed", "check_close", "check_finite", "check_shape",
            "numerical_gradient", "relative_error", "new_rng", "likely_mistake", "grad_check",
            "call_student", "swapped_globals", "as_array", "loss_number", "trained_run",
-           "gradients_match_reference", "named_mistake", "constant_gradient_updates", "gradient_verdict"]
+           "gradients_match_reference", "named_mistake", "constant_gradient_updates", "gradient_verdict",
+           "mnist"]
 
 SEED_ENV_VAR = "NNCOURSE_TEST_SEED"
+
+_MNIST: dict = {}
+
+
+def mnist(train: bool, pixels: bool = False):
+    """MNIST through the course's data layer, read once per grading process: ``(X, y)`` with
+    pixels in [0, 1] (float32), or the raw uint8 ``pixels``, one image per row."""
+    if (train, pixels) not in _MNIST:
+        from nncourse.data import load_mnist_numpy, load_mnist_pixels
+        _MNIST[train, pixels] = (load_mnist_pixels if pixels else load_mnist_numpy)(train=train)
+    return _MNIST[train, pixels]
 
 
 def new_rng():

@@ -29,7 +29,8 @@ import functools
 import numpy as np
 
 from . import mnist_logreg_reference as ref
-from .common import as_array, check_close, fail, gradient_verdict, likely_mistake, named_mistake, relative_error
+from .common import (as_array, check_close, fail, gradient_verdict, likely_mistake, mnist, named_mistake,
+                     relative_error)
 from .concepts import classification
 from .probing import Call, Pixels, check
 
@@ -51,18 +52,6 @@ TRAIN_N, TRAIN_D, TRAIN_BATCH, TRAIN_EPOCHS = 130, 12, 50, 2
 # shuffled with the images 8-14 %, ascent 11 %) or crash.
 FINAL_SIZE, FINAL_EPOCHS, FINAL_VALIDATION = 3000, 3, 200
 FINAL_MIN_ACCURACY = 0.80
-
-_MNIST: dict = {}
-
-
-def _mnist(train: bool, pixels: bool = False):
-    """MNIST through the course's data layer (floats in [0, 1], or the uint8 ``pixels``), read
-    once per grading process."""
-    if (train, pixels) not in _MNIST:
-        from nncourse.data import load_mnist_numpy, load_mnist_pixels
-        _MNIST[train, pixels] = (load_mnist_pixels if pixels else load_mnist_numpy)(train=train)
-    return _MNIST[train, pixels]
-
 
 def _random_problem(rng, N=None, d=None):
     """A small float64 batch: X (N, d), W (d, K), b (K,), labels with N != d != K."""
@@ -398,7 +387,7 @@ def final_accuracy(rng):
     """The student's train and functions, on MNIST training images drawn here (the notebook's
     recipe, a few epochs): accuracy of the returned W, b measured here on the 10 000 test images.
     The images go to the kernel as uint8 pixels, received as the notebook's float32 pixels / 255."""
-    pixels, y = _mnist(True, pixels=True)
+    pixels, y = mnist(True, pixels=True)
     pick = rng.choice(len(pixels), size=FINAL_SIZE + FINAL_VALIDATION, replace=False)
     train_idx, val_idx = pick[:FINAL_SIZE], pick[FINAL_SIZE:]
     [r] = yield [Call("train", (Pixels(pixels[train_idx]), y[train_idx]),
@@ -412,7 +401,7 @@ def final_accuracy(rng):
         fail(f"train renvoie W de forme {W.shape} et b de forme {b.shape}, attendu (784, 10) et (10,).")
     if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
         fail("W ou b contient des valeurs infinies ou NaN : l'apprentissage a divergé.")
-    Xt, yt = _mnist(False)
+    Xt, yt = mnist(False)
     acc = ref.accuracy(W, b.reshape(K), Xt.astype(np.float64), yt)
     if acc < FINAL_MIN_ACCURACY:
         fail(f"train sur {FINAL_SIZE} images d'apprentissage, {FINAL_EPOCHS} époques (lots de 100, pas 0.1) : "
@@ -426,8 +415,8 @@ def final_accuracy(rng):
 # ------------------------------------------------------------------ calibration
 def calibrate(n_seeds=20, first_seed=0):
     """Test accuracies of the reference recipe of test_final_accuracy over seeds."""
-    X, y = _mnist(True)
-    Xt, yt = _mnist(False)
+    X, y = mnist(True)
+    Xt, yt = mnist(False)
     accs = []
     for s in range(first_seed, first_seed + n_seeds):
         rng = np.random.default_rng(s)

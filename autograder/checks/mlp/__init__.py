@@ -17,6 +17,7 @@ import re
 
 import numpy as np
 
+from ..common import mnist
 from . import layers, losses, optim, torch_part, trainings  # noqa: F401 - registers the checks
 
 ACCURACY_CHECKS = ("test_mnist", "test_binary", "test_accuracy_linear", "test_accuracy_mlp1", "test_accuracy_mlp2")
@@ -28,7 +29,7 @@ def warm_up() -> None:
     """What the verdicts load (``judging.warm_up``): torch (the train_epoch replay) and the
     10 000 test images the trained networks classify."""
     import torch  # noqa: F401
-    trainings._mnist(False)
+    mnist(False)
 
 
 def notebook_namespace(mutant=None) -> dict:

@@ -16,11 +16,11 @@ import functools
 
 import numpy as np
 
-from ..common import check_close, fail, named_mistake
+from ..common import check_close, fail, mnist, named_mistake
 from ..concepts import training
 from ..probing import Call, Get, Loader, Method, ModuleState, New, Of, Pixels, Tensor, check
 from .reading import value_of
-from .trainings import _mnist, mnist_draw
+from .trainings import mnist_draw
 
 MEAN, STD = 0.1307, 0.3081
 SPECS = {  # name -> (Linear sizes (in, out), parameter count)
@@ -155,7 +155,7 @@ TORCH_LAYERS = {"Linear", "ReLU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax", "F
 def trained_accuracy(names: list, state: dict) -> float:
     """The accuracy on the 10 000 MNIST test images of the network the kernel trained, rebuilt
     from its module names and state dict (float64)."""
-    Xt, yt = _mnist(False)
+    Xt, yt = mnist(False)
     Z = (Xt - np.float32(MEAN)) / np.float32(STD)
     Z = Z.astype(np.float64)
     for i, name in enumerate(names):

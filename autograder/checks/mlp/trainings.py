@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import mlp_reference as ref
-from ..common import as_array, check_close, fail, named_mistake
+from ..common import as_array, check_close, fail, mnist, named_mistake
 from ..probing import Call, Get, Method, New, Pixels, Set, check
 from .reading import dict_of_arrays, value_of
 
@@ -38,17 +38,6 @@ MOONS_EPOCHS, MOONS_MIN_ACCURACY = 300, 0.97
 LIBRARY = {"Linear": None, "TanH": np.tanh, "Sigmoide": lambda Z: 0.5 * (1 + np.tanh(0.5 * Z)),
            "ReLU": lambda Z: np.maximum(Z, 0), "Softmax": lambda Z: ref.Softmax().forward(Z),
            "LogSoftmax": lambda Z: ref.LogSoftmax().forward(Z)}
-
-_MNIST: dict = {}
-
-
-def _mnist(train: bool, pixels: bool = False):
-    """MNIST, read once per process: pixels in [0, 1] (float32), or the raw uint8 pixels."""
-    if (train, pixels) not in _MNIST:
-        from nncourse.data import load_mnist_numpy, load_mnist_pixels
-        _MNIST[train, pixels] = (load_mnist_pixels if pixels else load_mnist_numpy)(train=train)
-    return _MNIST[train, pixels]
-
 
 def _names(step, what: str) -> list:
     mods = value_of(step, what)
@@ -203,7 +192,7 @@ def moons_trained_with_the_library(rng):
 
 # ---------------------------------------------------------------------------------- MNIST
 def mnist_draw(rng, size=MNIST_SIZE):
-    X, y = _mnist(True, pixels=True)
+    X, y = mnist(True, pixels=True)
     pick = rng.choice(len(X), size=size, replace=False)
     return X[pick], y[pick]
 
@@ -233,7 +222,7 @@ def mnist_trained_with_the_library(rng):
 
 
 def mnist_accuracy(layers) -> float:
-    Xt, yt = _mnist(False)
+    Xt, yt = mnist(False)
     pred = np.concatenate([_forward(layers, Xt[i:i + 2500]).argmax(axis=1) for i in range(0, len(Xt), 2500)])
     return float(np.mean(pred == yt))
 
