@@ -26,12 +26,16 @@ UPDATE_TOL = 1e-9        # relative error allowed in one replayed gradient-desce
 TRACED_STEPS = 3         # first training iterations whose gradients are compared with the reference
 STUBBED_STEPS = 300      # iterations of the loop run on a constant gradient
 
-# Graded training (calibrated with ``python -m autograder calibrate 01_moons_numpy --seeds 100``):
+# Graded training (calibrated with ``python -m autograder calibrate 01_moons_numpy --seeds 500``):
 # the TP3 recipe (d=10, lr=0.01, summed loss, W ~ 0.01 N(0,1), b = 0) run for
-# TRAIN_ITERATIONS reaches 100 % on the training and held-out moons for every seed tried.
+# TRAIN_ITERATIONS reaches 100 % on the training and held-out moons for seeds 0-499. A rare
+# draw plateaus longer (a CI run's seed 521331274: 93.5 % / 88.5 % at 6000 iterations, 100 %
+# at 10 000): under the thresholds, the check then runs the reference from the student's own
+# start, as 02 does.
 TRAIN_ITERATIONS = 6000
 TRAIN_MIN_ACCURACY = 0.97
 HELDOUT_MIN_ACCURACY = 0.95
+ACCURACY_SLACK = 0.02   # on a draw slow for the reference too: what a train may lose to it from the same start
 
 DERIVATIVE_LABELS = {
     "yhat": "∂L/∂ŷ", "Z2": "∂L/∂Z2", "W2": "∂L/∂W2", "b2": "∂L/∂b2",
@@ -371,7 +375,8 @@ def train_descends(rng, n_iter=TRAIN_ITERATIONS, steps=STUBBED_STEPS):
        every parameter must be exactly θ0 - steps·lr·g, and each recorded loss the stub's.
     2. With the student's own functions, traced: if their backward is right at the first
        iterations, the gradients must stay those of the current parameters, and the
-       training and held-out accuracies must pass the calibrated thresholds. A mistake in
+       training and held-out accuracies must pass the calibrated thresholds (or, on a draw
+       slow for the reference too, reach what it reaches from the same start). A mistake in
        those functions is carried forward, not charged here."""
     from nncourse import make_moons
 
@@ -406,6 +411,12 @@ def train_descends(rng, n_iter=TRAIN_ITERATIONS, steps=STUBBED_STEPS):
              "la mise à jour est θ ← θ - pas·∂L/∂θ (signe -), pour W1, b1, W2 et b2.")
     acc, acc_h = ref.accuracy(params, X, y), ref.accuracy(params, Xh, yh)
     if acc < TRAIN_MIN_ACCURACY or acc_h < HELDOUT_MIN_ACCURACY:
+        slow = _reference_from_the_same_start(traced, X, y, Xh, yh, n_iter)
+        if slow and (slow[0] < TRAIN_MIN_ACCURACY or slow[1] < HELDOUT_MIN_ACCURACY) \
+                and acc >= slow[0] - ACCURACY_SLACK and acc_h >= slow[1] - ACCURACY_SLACK:
+            return (f"entraînement correct : précision {acc:.1%} (apprentissage), {acc_h:.1%} (nouvelles "
+                    f"données) après {n_iter} itérations, comme la solution de référence partie des mêmes "
+                    f"poids initiaux ({slow[0]:.1%}, {slow[1]:.1%}) : ce tirage converge lentement.")
         fail(f"après {n_iter} itérations (d=10, pas 0.01), précision {acc:.1%} sur l'apprentissage "
              f"et {acc_h:.1%} sur de nouvelles données ; attendu au moins {TRAIN_MIN_ACCURACY:.0%} et "
              f"{HELDOUT_MIN_ACCURACY:.0%}.",
@@ -413,6 +424,23 @@ def train_descends(rng, n_iter=TRAIN_ITERATIONS, steps=STUBBED_STEPS):
              "initialisez les poids au hasard (0.01·N(0,1)) : des poids tous égaux restent égaux (symétrie).")
     return (f"entraînement réussi : précision {acc:.1%} (apprentissage), {acc_h:.1%} (nouvelles "
             f"données) après {n_iter} itérations.")
+
+
+def _reference_from_the_same_start(traced, X, y, Xh, yh, n_iter):
+    """(train, held-out) accuracies of the reference recipe run from the parameters of the
+    student's first backward call, or None when they are not a proper start (shapes, finite,
+    zero biases, weights not all equal). A rare draw plateaus past n_iter, under the
+    thresholds, for the reference too; a correct train then gets what the reference gets."""
+    start = traced["calls"][0]["args"].get("params") if traced["calls"] else None
+    if not isinstance(start, dict) or any(k not in start for k in PARAMS):
+        return None
+    start = {k: as_array(k, start[k]) for k in PARAMS}
+    if any(start[k].shape != SHAPES[k] or not np.all(np.isfinite(start[k])) for k in PARAMS) \
+            or np.any(start["b1"]) or np.any(start["b2"]) \
+            or np.ptp(start["W1"]) == 0 or np.ptp(start["W2"]) == 0:
+        return None
+    params, _ = ref.train(X, y, n_iter=n_iter, start=start)
+    return ref.accuracy(params, X, y), ref.accuracy(params, Xh, yh)
 
 
 def _judge_constant_gradient(r, steps, lr, p0, g, loss_value) -> bool:

@@ -107,14 +107,17 @@ def accuracy(params, X, y, kind="tanh"):
     return float(np.mean(predict(X, params, kind) == y))
 
 
-def train(X, y, d=10, lr=0.01, n_iter=2000, kind="tanh", rng=None, scale=0.01, every=100):
+def train(X, y, d=10, lr=0.01, n_iter=2000, kind="tanh", rng=None, scale=0.01, every=100, start=None):
     """The TP3 recipe: full-batch gradient descent on the summed cross-entropy.
 
-    W ~ scale * N(0, 1), b = 0. Returns (params, losses), the loss recorded at
-    iterations 0, every, 2*every, ...
+    W ~ scale * N(0, 1), b = 0, or the parameters ``start`` (copied). Returns (params,
+    losses), the loss recorded at iterations 0, every, 2*every, ...
     """
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    params = init_params(d, rng, scale)
+    if start is not None:
+        params = {k: np.array(v, dtype=np.float64) for k, v in start.items()}
+    else:
+        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        params = init_params(d, rng, scale)
     losses = []
     for t in range(n_iter):
         yhat, cache = forward(X, params, kind)
