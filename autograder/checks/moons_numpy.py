@@ -431,16 +431,21 @@ def _reference_from_the_same_start(traced, X, y, Xh, yh, n_iter):
     student's first backward call, or None when they are not a proper start (shapes, finite,
     zero biases, weights not all equal). A rare draw plateaus past n_iter, under the
     thresholds, for the reference too; a correct train then gets what the reference gets."""
-    start = traced["calls"][0]["args"].get("params") if traced["calls"] else None
-    if not isinstance(start, dict) or any(k not in start for k in PARAMS):
-        return None
-    start = {k: as_array(k, start[k]) for k in PARAMS}
-    if any(start[k].shape != SHAPES[k] or not np.all(np.isfinite(start[k])) for k in PARAMS) \
+    start = _first_params(traced)
+    if start is None or any(start[k].shape != SHAPES[k] or not np.all(np.isfinite(start[k])) for k in PARAMS) \
             or np.any(start["b1"]) or np.any(start["b2"]) \
             or np.ptp(start["W1"]) == 0 or np.ptp(start["W2"]) == 0:
         return None
     params, _ = ref.train(X, y, n_iter=n_iter, start=start)
     return ref.accuracy(params, X, y), ref.accuracy(params, Xh, yh)
+
+
+def _first_params(traced_backward):
+    """The ``params`` of the first traced backward call as float64 arrays, or None."""
+    start = traced_backward["calls"][0]["args"].get("params") if traced_backward["calls"] else None
+    if not isinstance(start, dict) or any(k not in start for k in PARAMS):
+        return None
+    return {k: as_array(k, start[k]) for k in PARAMS}
 
 
 def _judge_constant_gradient(r, steps, lr, p0, g, loss_value) -> bool:
@@ -456,12 +461,11 @@ def _judge_constant_gradient(r, steps, lr, p0, g, loss_value) -> bool:
         fail(f"forward n'est appelée que {r.traces['forward']['count']} fois pour {steps} itérations : les dérivées "
              f"sont calculées sur des paramètres périmés.",
              "appelez forward puis backward sur les paramètres à jour, à chaque itération.")
-    start = backward["calls"][0]["args"].get("params") if backward["calls"] else None
-    if not isinstance(start, dict) or any(k not in start for k in PARAMS):  # backward's signature changed
+    start = _first_params(backward)
+    if start is None:  # backward's signature changed
         if r.traces["init_params"]["count"] == 0:
             fail("train doit appeler backward(X, y, params, cache, ...) avec le dictionnaire des paramètres.")
-        start = p0
-    start = {k: as_array(k, start[k]) for k in PARAMS}
+        start = {k: as_array(k, p0[k]) for k in PARAMS}
     if r.traces["init_params"]["count"] == 0 and np.all(start["W1"] == start["W1"].flat[0]):
         fail("les poids initiaux sont tous égaux : la symétrie entre neurones n'est jamais brisée.",
              "initialisez avec init_params(d, rng) (poids 0.01·N(0,1), biais nuls).")
